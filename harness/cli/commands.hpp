@@ -1,0 +1,22 @@
+#pragma once
+
+#include <string_view>
+
+namespace CLI {
+class App;
+}
+
+namespace provhil::cli {
+
+// Each subcommand registers itself on the app; when it runs it stores its exit code in `exit_code`.
+void add_run_command(CLI::App& app, int& exit_code);
+void add_validate_command(CLI::App& app, int& exit_code);
+void add_ports_command(CLI::App& app, int& exit_code);
+void add_intercept_command(CLI::App& app, int& exit_code);
+void add_sim_command(CLI::App& app, int& exit_code);
+void add_ca_command(CLI::App& app, int& exit_code);
+
+// For a subcommand whose module has not landed: says so on stderr and returns the usage exit code.
+int not_built_yet(std::string_view command, std::string_view what_is_missing);
+
+}  // namespace provhil::cli
