@@ -118,12 +118,15 @@ struct Fault {
     reset,            // TCP reset (SO_LINGER 0)
     malformed,        // a response that is not HTTP
     truncated,        // the response cut in the middle of the body
-    tls_alert,        // a TLS alert instead of an answer
-    tls_truncate,     // TLS closed without close_notify
-    stall_handshake,  // never finish the TLS handshake
-    expired_cert,     // serve an expired leaf certificate
-    wrong_name_cert,  // serve a leaf for another host name
+    tls_truncation,   // half the answer, then TCP dropped without close_notify
+    tls_alert,        // abort the TLS handshake with a fatal alert (connection fault)
+    stall_handshake,  // never finish the TLS handshake (connection fault)
+    expired_cert,     // serve an expired leaf certificate (connection fault)
+    wrong_name_cert,  // serve a leaf for another host name (connection fault)
   };
+  // The last four act during the handshake, before a token is known: `request` then counts
+  // connections, not requests.
+  bool connection_fault() const { return kind >= Kind::tls_alert; }
   Kind kind = Kind::delay;
   std::optional<int> request;  // 1-based: only the Nth request; empty: every request
   Duration delay{0};
@@ -155,10 +158,12 @@ struct ExpectProvisionStep {
   std::vector<NamedCheck> query;    // per query parameter
   std::vector<NamedCheck> headers;  // per header (names case-insensitive)
   // Built-in checks switched on/off by name; absent names keep the interceptor's default (on).
-  // Names: token_format, template_id_format, type_value, version_format, no_duplicate_params,
-  // method_get, exact_path.
+  // Names as in intercept::BuiltinChecks: token_format, template_id_format, type_value,
+  // version_format, no_duplicates, method_get, path_exact.
   std::map<std::string, bool> builtin_checks;
   std::variant<Response, Redirect, Proxy> answer = Response{};
+  // `answers: [{ request: N, respond|redirect|proxy: ... }]`: the answer for the Nth request only.
+  std::vector<std::pair<int, std::variant<Response, Redirect, Proxy>>> nth_answers;
   std::vector<Fault> faults;
   // The token the requests are keyed by (template); default "${board.token}".
   std::string token = "${board.token}";
