@@ -1,0 +1,137 @@
+#pragma once
+
+// The results the runner hands to the report writer: plain data, no behaviour. The report module
+// knows nothing of YAML, serial ports or the interceptor; everything arrives here already resolved.
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/json/value.hpp>
+
+namespace provhil::report {
+
+// Report timestamps are wall-clock (they are read by people and CI); durations are measured by the
+// runner with steady_clock and handed over as plain durations.
+using WallTime = std::chrono::system_clock::time_point;
+using Duration = std::chrono::nanoseconds;
+
+enum class Outcome {
+  passed,
+  failed,   // a check did not hold (JUnit <failure>)
+  error,    // infrastructure trouble: port vanished, listener could not bind (JUnit <error>)
+  skipped,  // not run: no eligible board, filtered out, setup failed (JUnit <skipped>)
+};
+std::string_view to_string(Outcome outcome);
+
+// Where a step was written: scenario file, 1-based line and column. Empty file = unknown.
+struct SourceLocation {
+  std::filesystem::path file;
+  int line = 0;
+  int column = 0;
+
+  bool empty() const { return file.empty(); }
+  // "scenarios/happy.yaml:12:5" (line/column left out when 0).
+  std::string to_string() const;
+};
+
+struct Property {
+  std::string name;
+  std::string value;
+};
+
+// A number worth tracking across runs, e.g. {"ping_ms", 42, "ms"} or {"provision_latency", 1.8, "s"}.
+struct Figure {
+  std::string name;
+  double value = 0;
+  std::string unit;
+};
+
+struct StepResult {
+  std::string name;     // what the step does, e.g. "expect state WAIT_CONFIG"
+  std::string kind;     // the step keyword, e.g. "expect", "send", "expect_provision"
+  SourceLocation location;
+  Outcome outcome = Outcome::passed;
+  std::string message;  // one line; empty when passed
+  WallTime started{};
+  Duration duration{};
+};
+
+// An earlier attempt of the same case when the runner retries. JUnit shows it as <flakyFailure>
+// (the final attempt passed) or <rerunFailure> (the final attempt failed too); "Error" variants for
+// Outcome::error.
+struct Attempt {
+  Outcome outcome = Outcome::failed;  // failed or error
+  std::string message;                // one line
+  std::string detail;                 // expected vs received, last lines, ...
+  WallTime started{};
+  Duration duration{};
+  std::filesystem::path text_log;     // optional: that attempt's text log, for its own excerpt
+};
+
+// Files the runner wrote into case_dir(board, scenario). Empty path = not written. The writer links
+// them as [[ATTACHMENT|...]] lines and lists them in results.json; it never copies or loads them whole.
+struct Attachments {
+  std::filesystem::path raw_serial_log;  // bytes exactly as received (may hold secrets: see docs)
+  std::filesystem::path text_log;        // timestamped readable lines; the system-out excerpt comes from here
+  std::filesystem::path exchanges;       // HTTP and binary-protocol exchanges, JSONL
+  std::filesystem::path variables;       // the scenario's variables and captures (JSON)
+  std::vector<std::filesystem::path> extra;
+};
+
+// One (scenario, board) result: a JUnit testcase named "<scenario> [<board>]" in the testsuite of its
+// scenario file, classname = the file's stem.
+struct CaseResult {
+  std::string scenario;                 // scenario name
+  std::filesystem::path scenario_file;  // as given on the command line / found by the runner
+  std::string board;                    // board name from the inventory
+
+  Outcome outcome = Outcome::passed;
+  std::string message;              // one line: step, expectation, file:line
+  std::string detail;               // multi-line: expected vs received, last serial lines, last exchange
+  SourceLocation failure_location;  // the step that failed (or errored)
+  std::string skip_reason;          // for Outcome::skipped when `message` is empty
+
+  WallTime started{};
+  Duration duration{};
+
+  std::vector<StepResult> steps;
+  // Board identity and context, by convention named: "board", "port", "usb_serial", "mac",
+  // "firmware_version", "dialect" (more are welcome). Run-wide ones come from RunInfo.
+  std::vector<Property> properties;
+  std::vector<Figure> figures;
+  std::vector<Attempt> earlier_attempts;  // oldest first; the final attempt is this CaseResult
+  Attachments attachments;
+  // The case's exchanges (one JSON object each) for results.json; the JSONL file is the attachment.
+  std::vector<boost::json::value> exchanges;
+};
+
+struct BoardInfo {
+  std::string name;
+  std::vector<Property> properties;  // port, usb_serial, dialect, tags, ...
+};
+
+// One planned (scenario, board) pair: results.json lists the plan so a view can tell "not run yet"
+// from "never planned".
+struct PlannedCase {
+  std::string scenario;
+  std::filesystem::path scenario_file;
+  std::string board;
+};
+
+struct RunInfo {
+  std::string run_id;
+  std::string harness_version;  // e.g. provhil::full_version()
+  std::string shard;            // e.g. "2/4"; empty when not sharded
+  WallTime started{};
+  std::string hostname;          // empty: the writer fills in gethostname()
+  std::vector<Property> properties;  // anything else run-wide (CI job id, git sha of the firmware, ...)
+  std::vector<BoardInfo> boards;
+  std::vector<PlannedCase> plan;
+};
+
+}  // namespace provhil::report
