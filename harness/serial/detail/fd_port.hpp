@@ -1,0 +1,60 @@
+#pragma once
+// Internal: the part every file-descriptor backend shares (pty, tcp, libserialport): poll-based read with a
+// steady_clock deadline and an eventfd to interrupt it, vanish on hang-up/EIO/EOF, write with a deadline.
+#include <atomic>
+#include <mutex>
+#include <string>
+
+#include "serial/port.hpp"
+
+namespace provhil::serial::detail {
+
+class FdPort : public Port {
+ public:
+  ~FdPort() override;
+  ReadResult read(std::span<char> buffer, Clock::time_point deadline) override;
+  void write(std::string_view bytes) override;
+  void interrupt() override;
+  void close() override;
+
+ protected:
+  explicit FdPort(std::string name);
+  // Uses `fd` (made non-blocking); closes it on close() when `owns_fd`. Call from the backend's constructor.
+  void attach(int fd, bool is_socket, bool owns_fd = true);
+  // Called once when the fd hangs up; the backend may add detail (a child's exit status).
+  virtual std::string explain_vanish(const std::string& cause) { return cause; }
+  int fd() const { return fd_; }
+  const std::string& name() const { return name_; }
+  // Clears the vanished state after a backend re-attached a new fd (USB re-enumeration).
+  void reattach(int fd);
+
+  std::chrono::milliseconds write_timeout_{10000};
+
+ private:
+  ReadResult vanish(const std::string& cause);
+
+  std::string name_;
+  int fd_ = -1;
+  int wake_fd_ = -1;
+  bool is_socket_ = false;
+  bool owns_fd_ = true;
+  std::atomic<bool> closed_{false};
+  mutable std::mutex mutex_;  // guards vanished_
+  std::string vanished_;
+};
+
+// "/proc" scan: the processes that have `device` open, e.g. "pid 4242 (screen), pid 4250 (minicom)";
+// empty when none is found (or /proc cannot tell).
+std::string describe_holders(const std::string& device);
+
+// flock(LOCK_EX|LOCK_NB); throws PortError "busy: held by ..." when another open file holds it.
+void lock_exclusive(int fd, const std::string& device);
+
+// Enumeration from sysfs (sp_list_ports would open every serial8250 port, the console among them).
+std::vector<PortInfo> list_ports_in(const std::filesystem::path& sys_class_tty,
+                                    const std::filesystem::path& dev_dir,
+                                    const std::filesystem::path& by_id_dir);
+
+std::string errno_text(int error);
+
+}  // namespace provhil::serial::detail

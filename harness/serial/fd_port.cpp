@@ -1,0 +1,178 @@
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "serial/detail/fd_port.hpp"
+
+namespace provhil::serial::detail {
+
+namespace fs = std::filesystem;
+
+std::string errno_text(int error) {
+  return std::strerror(error);
+}
+
+namespace {
+
+int poll_timeout_ms(Clock::time_point deadline) {
+  auto left = deadline - Clock::now();
+  if (left <= Clock::duration::zero()) return 0;
+  // Round up so a wait never ends just before its deadline and spins.
+  auto ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
+  return ms > 3'600'000 ? 3'600'000 : static_cast<int>(ms);
+}
+
+}  // namespace
+
+FdPort::FdPort(std::string name) : name_(std::move(name)) {
+  wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (wake_fd_ < 0) throw PortError(name_, fmt::format("eventfd: {}", errno_text(errno)));
+}
+
+FdPort::~FdPort() {
+  FdPort::close();
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+void FdPort::attach(int fd, bool is_socket, bool owns_fd) {
+  fd_ = fd;
+  is_socket_ = is_socket;
+  owns_fd_ = owns_fd;
+  int flags = ::fcntl(fd_, F_GETFL);
+  if (flags >= 0) ::fcntl(fd_, F_SETFL, flags | O_NONBLOCK);
+}
+
+void FdPort::reattach(int fd) {
+  attach(fd, is_socket_, owns_fd_);
+  std::lock_guard lock(mutex_);
+  vanished_.clear();
+}
+
+ReadResult FdPort::vanish(const std::string& cause) {
+  std::lock_guard lock(mutex_);
+  if (vanished_.empty()) vanished_ = explain_vanish(cause);
+  return {ReadStatus::vanished, 0, vanished_};
+}
+
+ReadResult FdPort::read(std::span<char> buffer, Clock::time_point deadline) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!vanished_.empty()) return {ReadStatus::vanished, 0, vanished_};
+  }
+  if (closed_ || fd_ < 0) return {ReadStatus::vanished, 0, "port closed"};
+  for (;;) {
+    pollfd fds[2] = {{fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+    int ready = ::poll(fds, 2, poll_timeout_ms(deadline));
+    if (ready < 0) {
+      if (errno == EINTR) continue;
+      return vanish(fmt::format("poll: {}", errno_text(errno)));
+    }
+    if (fds[1].revents != 0) {
+      std::uint64_t count = 0;
+      [[maybe_unused]] auto drained = ::read(wake_fd_, &count, sizeof count);
+      return {ReadStatus::timeout, 0, {}};
+    }
+    if (fds[0].revents != 0) {
+      // Read even on POLLHUP: bytes written just before a hang-up are still delivered first.
+      ssize_t n = ::read(fd_, buffer.data(), buffer.size());
+      if (n > 0) return {ReadStatus::data, static_cast<std::size_t>(n), {}};
+      if (n == 0) return vanish(is_socket_ ? "connection closed by peer" : "end of file (hang-up)");
+      if (errno == EAGAIN || errno == EINTR) {
+        if (fds[0].revents & (POLLHUP | POLLERR)) return vanish("hang-up");
+        continue;
+      }
+      if (errno == EIO) return vanish("hang-up (EIO)");
+      return vanish(fmt::format("read: {}", errno_text(errno)));
+    }
+    if (Clock::now() >= deadline) return {ReadStatus::timeout, 0, {}};
+  }
+}
+
+void FdPort::write(std::string_view bytes) {
+  if (closed_ || fd_ < 0) throw PortError(name_, "write on a closed port");
+  {
+    std::lock_guard lock(mutex_);
+    if (!vanished_.empty()) throw PortError(name_, fmt::format("write failed: port vanished: {}", vanished_));
+  }
+  auto deadline = Clock::now() + write_timeout_;
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = is_socket_ ? ::send(fd_, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL)
+                           : ::write(fd_, bytes.data() + done, bytes.size() - done);
+    if (n > 0) {
+      done += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) {
+      if (Clock::now() >= deadline)
+        throw PortError(name_, fmt::format("write timed out after {} ms ({} of {} bytes written; flow control?)",
+                                           write_timeout_.count(), done, bytes.size()));
+      pollfd pfd{fd_, POLLOUT, 0};
+      ::poll(&pfd, 1, poll_timeout_ms(deadline));
+      continue;
+    }
+    int error = errno;
+    throw PortError(name_, fmt::format("write failed: port vanished: {}", errno_text(error)));
+  }
+}
+
+void FdPort::interrupt() {
+  std::uint64_t one = 1;
+  [[maybe_unused]] auto written = ::write(wake_fd_, &one, sizeof one);
+}
+
+void FdPort::close() {
+  if (closed_.exchange(true)) return;
+  interrupt();
+  if (fd_ >= 0 && owns_fd_) ::close(fd_);
+  fd_ = -1;
+}
+
+std::string describe_holders(const std::string& device) {
+  std::error_code ec;
+  auto target = fs::canonical(device, ec);
+  if (ec) return {};
+  std::string holders;
+  for (const auto& proc : fs::directory_iterator("/proc", ec)) {
+    const auto pid = proc.path().filename().string();
+    if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::error_code fd_ec;
+    for (const auto& fd_entry : fs::directory_iterator(proc.path() / "fd", fd_ec)) {
+      std::error_code link_ec;
+      auto linked = fs::read_symlink(fd_entry.path(), link_ec);
+      if (link_ec || linked != target) continue;
+      std::string comm;
+      std::ifstream(proc.path() / "comm") >> comm;
+      if (!holders.empty()) holders += ", ";
+      holders += fmt::format("pid {} ({})", pid, comm);
+      break;
+    }
+  }
+  return holders;
+}
+
+void lock_exclusive(int fd, const std::string& device) {
+  if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return;
+  int error = errno;
+  if (error == EWOULDBLOCK) {
+    auto holders = describe_holders(device);
+    throw PortError(device, holders.empty() ? std::string("busy: another process holds it (flock)")
+                                            : fmt::format("busy: held by {}", holders));
+  }
+  throw PortError(device, fmt::format("flock: {}", errno_text(error)));
+}
+
+}  // namespace provhil::serial::detail
