@@ -52,8 +52,8 @@ struct Figure {
 };
 
 struct StepResult {
-  std::string name;     // what the step does, e.g. "expect state WAIT_CONFIG"
-  std::string kind;     // the step keyword, e.g. "expect", "send", "expect_provision"
+  std::string name;  // what the step does, e.g. "expect state WAIT_CONFIG"
+  std::string kind;  // the step keyword, e.g. "expect", "send", "expect_provision"
   SourceLocation location;
   Outcome outcome = Outcome::passed;
   std::string message;  // one line; empty when passed
@@ -70,7 +70,7 @@ struct Attempt {
   std::string detail;                 // expected vs received, last lines, ...
   WallTime started{};
   Duration duration{};
-  std::filesystem::path text_log;     // optional: that attempt's text log, for its own excerpt
+  std::filesystem::path text_log;  // optional: that attempt's text log, for its own excerpt
 };
 
 // Files the runner wrote into case_dir(board, scenario). Empty path = not written. The writer links
@@ -128,7 +128,7 @@ struct RunInfo {
   std::string harness_version;  // e.g. provhil::full_version()
   std::string shard;            // e.g. "2/4"; empty when not sharded
   WallTime started{};
-  std::string hostname;          // empty: the writer fills in gethostname()
+  std::string hostname;              // empty: the writer fills in gethostname()
   std::vector<Property> properties;  // anything else run-wide (CI job id, git sha of the firmware, ...)
   std::vector<BoardInfo> boards;
   std::vector<PlannedCase> plan;

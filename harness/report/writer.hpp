@@ -32,10 +32,10 @@ struct ReportOptions {
   // to the job's working directory). Empty: the current directory when the writer is created.
   std::filesystem::path attachment_base;
   // Bounds that keep junit.xml small (GitLab drops reports over 30 MB) whatever the logs hold.
-  std::size_t excerpt_bytes = 4096;                // tail of the text log in each testcase's system-out
-  std::size_t detail_bytes = 8192;                 // failure/error detail text
-  std::size_t message_bytes = 512;                 // one-line messages
-  std::size_t junit_budget_bytes = 25u << 20;      // shared out over the planned cases
+  std::size_t excerpt_bytes = 4096;            // tail of the text log in each testcase's system-out
+  std::size_t detail_bytes = 8192;             // failure/error detail text
+  std::size_t message_bytes = 512;             // one-line messages
+  std::size_t junit_budget_bytes = 25u << 20;  // shared out over the planned cases
   bool sync_to_disk = false;  // fsync journal and reports (survive power loss, not just kill -9)
 };
 
@@ -83,6 +83,7 @@ class ReportWriter {
   Counts counts() const;
 
  private:
+  friend std::size_t rebuild_from_journal(const ReportOptions& options);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -1,0 +1,28 @@
+#include "report/results.hpp"
+
+namespace provhil::report {
+
+std::string_view to_string(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::passed:
+      return "passed";
+    case Outcome::failed:
+      return "failed";
+    case Outcome::error:
+      return "error";
+    case Outcome::skipped:
+      return "skipped";
+  }
+  return "unknown";
+}
+
+std::string SourceLocation::to_string() const {
+  std::string text = file.string();
+  if (line > 0) {
+    text += ':' + std::to_string(line);
+    if (column > 0) text += ':' + std::to_string(column);
+  }
+  return text;
+}
+
+}  // namespace provhil::report
