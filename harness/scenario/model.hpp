@@ -100,7 +100,7 @@ struct ApConfigStep {
   bool wifi_scan = false;                  // also fetch /wifi_scan.json
   std::vector<std::string> scan_contains;  // SSIDs the scan must list (templates); implies wifi_scan
   std::vector<std::pair<std::string, std::string>> config;  // /config parameters in order (values: templates)
-  std::string expect_status = "ok";        // the /config answer's "status"
+  std::string expect_status = "ok";                         // the /config answer's "status"
 };
 
 // How many provision requests the interceptor must see for this step.
@@ -200,13 +200,20 @@ struct RetryStep {
 using StepBody = std::variant<ResetStep, SendStep, ExpectStep, WaitStep, CaptureStep, ApConfigStep,
                               ExpectProvisionStep, ExpectLoginStep, ExecStep, RepeatStep, RetryStep>;
 
+// A `${...}` template as written, with its place: what validation checks references against.
+struct TemplateSite {
+  std::string text;
+  SourceLocation where;
+};
+
 struct Step {
-  std::string kind;                // the YAML key: "reset", "send", "expect", ... (for messages)
-  std::optional<std::string> name; // `name:` as written
-  std::optional<Duration> within;  // `within:`; empty: the kind's default (default_within())
+  std::string kind;                 // the YAML key: "reset", "send", "expect", ... (for messages)
+  std::optional<std::string> name;  // `name:` as written
+  std::optional<Duration> within;   // `within:`; empty: the kind's default (default_within())
   StepBody body;
-  SourceLocation where;            // the step's first key
-  std::string label() const;       // the name, or "<kind> at file:line"
+  SourceLocation where;                 // the step's kind key
+  std::vector<TemplateSite> templates;  // this step's own templates (not its nested steps'), in order
+  std::string label() const;  // the name, or "<kind> at file:line"
 };
 
 // Default deadlines when a step has no `within`.
@@ -227,7 +234,12 @@ struct Scenario {
   std::vector<std::string> tags;
   BoardSelector boards;
   Duration timeout{std::chrono::seconds(300)};
-  std::vector<std::pair<std::string, std::string>> vars;  // in order; values are templates
+  struct Var {
+    std::string name;
+    std::string value;  // template: may use board/lab/interceptor values and earlier vars
+    SourceLocation where;
+  };
+  std::vector<Var> vars;  // in order
   std::vector<Step> setup;
   std::vector<Step> steps;
   std::vector<Step> teardown;
@@ -243,9 +255,10 @@ struct Scenario {
 struct SecretValue {
   enum class Source { literal, env, secrets_file };
   Source source = Source::literal;
-  std::string key;                    // env variable name or secrets-file key
-  std::optional<std::string> value;   // resolved; empty when unavailable
-  bool secret = true;                 // mask it in logs (false only for non-secret literals)
+  std::string key;                      // env variable name or secrets-file key
+  std::optional<std::string> value;     // resolved; empty when unavailable
+  std::optional<std::string> fallback;  // `default:` used when the variable or key is missing
+  bool secret = true;                   // mask it in logs (false only for non-secret literals)
   SourceLocation where;
 };
 
@@ -272,8 +285,8 @@ struct Board {
   ResetStrategy reset;
   std::string dialect = "edgent-1.2";
   std::vector<std::string> tags;
-  std::string join;                   // host command that joins the board's setup AP (template)
-  std::optional<SecretValue> token;   // empty: a fresh token per run (generate_token())
+  std::string join;                  // host command that joins the board's setup AP (template)
+  std::optional<SecretValue> token;  // empty: a fresh token per run (generate_token())
   std::optional<std::filesystem::path> sim_profile;  // simulated board: absolute path to the profile
   std::map<std::string, std::string> vars;           // extra `${board.<key>}` values
   SourceLocation where;
@@ -289,7 +302,7 @@ struct Lab {
 
 struct InterceptorSettings {
   std::string listen = "127.0.0.1:0";  // host:port; port 0 picks a free one
-  std::string advertise;              // what boards connect to (${interceptor.host}); empty: listen host
+  std::string advertise;               // what boards connect to (${interceptor.host}); empty: listen host
   enum class Mode { mock, proxy };
   Mode mode = Mode::mock;
   std::string upstream = "https://blynk.cloud";

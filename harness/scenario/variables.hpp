@@ -48,8 +48,8 @@ std::string resolve(std::string_view text, const VariableContext& context, Escap
 std::string matcher_regex(const Matcher& matcher, const Dialect& dialect, const VariableContext& context);
 
 struct Reference {
-  std::string name;     // e.g. "board.token"
-  std::size_t offset;   // of the `$` in the text
+  std::string name;    // e.g. "board.token"
+  std::size_t offset;  // of the `$` in the text
 };
 // The references in `text`; a `${` without its `}` or an empty name sets `error`.
 std::vector<Reference> find_references(std::string_view text, std::string* error = nullptr);

@@ -1,0 +1,416 @@
+// Cross-file checks (scenario against inventory and dialects), file discovery and `validate`.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "scenario/loader.hpp"
+#include "scenario/variables.hpp"
+#include "scenario/yaml_reader.hpp"
+
+namespace provhil::scenario {
+
+std::string Diagnostic::to_string() const {
+  const char* level = severity == Severity::error ? "error" : "warning";
+  if (where.line <= 0) return fmt::format("{}: {}: {}", where.file, level, message);
+  return fmt::format("{}:{}:{}: {}: {}", where.file, where.line, where.column, level, message);
+}
+
+bool has_errors(const std::vector<Diagnostic>& diagnostics) {
+  return std::any_of(diagnostics.begin(), diagnostics.end(),
+                     [](const Diagnostic& d) { return d.severity == Diagnostic::Severity::error; });
+}
+
+namespace {
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t above = row[j];
+      bool same = std::tolower(static_cast<unsigned char>(a[i - 1])) == std::tolower(static_cast<unsigned char>(b[j - 1]));
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (same ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string join(const std::vector<std::string>& items, std::string_view separator = ", ") {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) out += separator;
+    out += item;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string did_you_mean(std::string_view word, const std::vector<std::string>& candidates) {
+  std::string best;
+  std::size_t best_distance = std::max<std::size_t>(2, word.size() / 3) + 1;
+  for (const auto& candidate : candidates) {
+    auto d = edit_distance(word, candidate);
+    if (d < best_distance) {
+      best_distance = d;
+      best = candidate;
+    }
+  }
+  return best;
+}
+
+std::optional<Duration> parse_duration(std::string_view text) {
+  // A number (integer or decimal) directly followed by one unit.
+  std::size_t i = 0;
+  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) ++i;
+  if (i == 0 || i == text.size()) return std::nullopt;
+  std::string_view number = text.substr(0, i);
+  std::string_view unit = text.substr(i);
+  if (std::count(number.begin(), number.end(), '.') > 1 || number.front() == '.' || number.back() == '.')
+    return std::nullopt;
+  double value = 0;
+  auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
+  if (ec != std::errc{} || end != number.data() + number.size()) return std::nullopt;
+  double ms = 0;
+  if (unit == "ms") ms = value;
+  else if (unit == "s") ms = value * 1000;
+  else if (unit == "m" || unit == "min") ms = value * 60'000;
+  else if (unit == "h") ms = value * 3'600'000;
+  else return std::nullopt;
+  if (ms > 7 * 24 * 3'600'000.0) return std::nullopt;  // a week: anything longer is a typo
+  return Duration{static_cast<Duration::rep>(std::llround(ms))};
+}
+
+namespace {
+
+// What a scenario may reference at some point of its steps.
+class Scope {
+ public:
+  void define(const std::string& name) { names_.insert(name); }
+  bool defined(const std::string& name) const {
+    if (names_.count(name)) return true;
+    if (name.rfind("vars.", 0) == 0) return names_.count(name.substr(5)) > 0 && !is_builtin(name.substr(5));
+    return false;
+  }
+  std::vector<std::string> all() const {
+    std::vector<std::string> out;
+    for (const auto& name : names_) out.push_back(name);
+    return out;
+  }
+
+ private:
+  static bool is_builtin(const std::string& name) {
+    return name.rfind("board.", 0) == 0 || name.rfind("lab.", 0) == 0 || name.rfind("interceptor.", 0) == 0;
+  }
+  std::set<std::string> names_;
+};
+
+class ScenarioChecker {
+ public:
+  ScenarioChecker(const Scenario& scenario, const Inventory& inventory, const DialectSet& dialects,
+                  std::vector<Diagnostic>& out)
+      : s_(scenario), inventory_(inventory), dialects_(dialects), out_(out) {}
+
+  void run() {
+    std::vector<const Board*> boards;
+    for (const auto& board : inventory_.boards)
+      if (matches(s_.boards, board)) boards.push_back(&board);
+    if (boards.empty()) report_no_board();
+    for (const auto* board : boards) {
+      const Dialect* dialect = dialects_.find(board->dialect);
+      if (dialect && std::find(dialects_of_boards_.begin(), dialects_of_boards_.end(), dialect) == dialects_of_boards_.end())
+        dialects_of_boards_.push_back(dialect);
+    }
+    Scope scope;
+    for (const auto* name : {"board.name", "board.port", "board.dialect", "board.token", "interceptor.host",
+                             "interceptor.port"})
+      scope.define(name);
+    // Board vars that every matched board defines.
+    if (!boards.empty()) {
+      for (const auto& [key, value] : boards.front()->vars) {
+        bool everywhere = std::all_of(boards.begin(), boards.end(), [&](const Board* b) { return b->vars.count(key) > 0; });
+        if (everywhere) scope.define("board." + key);
+      }
+    }
+    const Lab& lab = inventory_.lab;
+    if (lab.wifi_ssid.value || lab.wifi_ssid.source != SecretValue::Source::literal) scope.define("lab.wifi.ssid");
+    if (lab.wifi_pass.value || lab.wifi_pass.source != SecretValue::Source::literal) scope.define("lab.wifi.pass");
+    for (const auto& [key, value] : lab.values) scope.define("lab." + key);
+    for (const auto& var : s_.vars) {
+      check_text(var.value, var.where, scope);
+      scope.define(var.name);
+    }
+    for (const auto* block : {&s_.setup, &s_.steps, &s_.teardown}) check_steps(*block, scope);
+  }
+
+ private:
+  const Scenario& s_;
+  const Inventory& inventory_;
+  const DialectSet& dialects_;
+  std::vector<Diagnostic>& out_;
+  std::vector<const Dialect*> dialects_of_boards_;
+
+  void error(const SourceLocation& where, std::string message) {
+    out_.push_back(Diagnostic{Diagnostic::Severity::error, where, std::move(message)});
+  }
+
+  void report_no_board() {
+    std::vector<std::string> wanted;
+    if (!s_.boards.tags.empty()) wanted.push_back(fmt::format("tags [{}]", join(s_.boards.tags)));
+    if (!s_.boards.names.empty()) wanted.push_back(fmt::format("names [{}]", join(s_.boards.names)));
+    if (!s_.boards.dialects.empty()) wanted.push_back(fmt::format("dialects [{}]", join(s_.boards.dialects)));
+    std::vector<std::string> have;
+    std::vector<std::string> names;
+    for (const auto& board : inventory_.boards) {
+      have.push_back(fmt::format("{} (tags [{}], dialect {})", board.name, join(board.tags), board.dialect));
+      names.push_back(board.name);
+    }
+    std::string hint;
+    for (const auto& name : s_.boards.names) {
+      if (std::find(names.begin(), names.end(), name) != names.end()) continue;
+      auto suggestion = did_you_mean(name, names);
+      if (!suggestion.empty()) hint += fmt::format("; did you mean board '{}' for '{}'?", suggestion, name);
+    }
+    error(s_.boards.where,
+          fmt::format("board selector ({}) matches no board of inventory {}{}; the boards are: {}",
+                      wanted.empty() ? "all boards" : join(wanted, ", "), inventory_.file.string(), hint,
+                      have.empty() ? "none" : join(have, "; ")));
+  }
+
+  void check_text(const std::string& text, const SourceLocation& where, const Scope& scope) {
+    for (const auto& ref : find_references(text)) {
+      if (scope.defined(ref.name)) continue;
+      auto candidates = scope.all();
+      auto suggestion = did_you_mean(ref.name, candidates);
+      std::string what = fmt::format("undefined variable '${{{}}}'", ref.name);
+      if (!suggestion.empty()) what += fmt::format("; did you mean '${{{}}}'?", suggestion);
+      what += fmt::format(" (defined here: {})", join(candidates));
+      error(where, std::move(what));
+    }
+  }
+
+  void check_matcher(const Matcher& m) {
+    if (m.kind != Matcher::Kind::state && m.kind != Matcher::Kind::event) return;
+    bool state = m.kind == Matcher::Kind::state;
+    for (const Dialect* dialect : dialects_of_boards_) {
+      const auto& table = state ? dialect->states : dialect->events;
+      if (table.count(m.pattern)) continue;
+      std::vector<std::string> names;
+      for (const auto& [name, pattern] : table) names.push_back(name);
+      auto suggestion = did_you_mean(m.pattern, names);
+      error(m.where, fmt::format("unknown {} '{}' in dialect {}{} (expected one of: {})", state ? "state" : "event",
+                                 m.pattern, dialect->name,
+                                 suggestion.empty() ? "" : fmt::format("; did you mean '{}'?", suggestion),
+                                 join(names)));
+    }
+  }
+
+  // Named groups a matcher defines on every matched board.
+  std::vector<std::string> groups_of(const Matcher& m) {
+    if (m.kind == Matcher::Kind::line) return detail::named_groups(m.pattern);
+    if (m.kind != Matcher::Kind::event || dialects_of_boards_.empty()) return {};
+    std::vector<std::string> common;
+    bool first = true;
+    for (const Dialect* dialect : dialects_of_boards_) {
+      auto it = dialect->events.find(m.pattern);
+      if (it == dialect->events.end()) return {};
+      auto names = detail::named_groups(it->second.regex);
+      if (first) common = names;
+      else
+        common.erase(std::remove_if(common.begin(), common.end(),
+                                    [&](const std::string& n) { return std::find(names.begin(), names.end(), n) == names.end(); }),
+                     common.end());
+      first = false;
+    }
+    return common;
+  }
+
+  void check_steps(const std::vector<Step>& steps, Scope& scope) {
+    for (const auto& step : steps) {
+      for (const auto& site : step.templates) check_text(site.text, site.where, scope);
+      if (const auto* expect = std::get_if<ExpectStep>(&step.body)) {
+        for (const auto& m : expect->any_of) check_matcher(m);
+        for (const auto& m : expect->must_not) check_matcher(m);
+        for (const auto& m : expect->any_of)
+          for (const auto& name : groups_of(m)) scope.define(name);
+      } else if (const auto* capture = std::get_if<CaptureStep>(&step.body)) {
+        check_matcher(capture->from);
+        auto names = groups_of(capture->from);
+        if (capture->from.kind == Matcher::Kind::event && names.empty() && !dialects_of_boards_.empty() &&
+            dialects_of_boards_.front()->events.count(capture->from.pattern))
+          error(capture->from.where, fmt::format("event '{}' has no named group in every dialect of the matched "
+                                                 "boards: nothing to capture",
+                                                 capture->from.pattern));
+        for (const auto& name : names) scope.define(name);
+      } else if (const auto* repeat = std::get_if<RepeatStep>(&step.body)) {
+        check_steps(repeat->steps, scope);
+      } else if (const auto* retry = std::get_if<RetryStep>(&step.body)) {
+        check_steps(retry->steps, scope);
+      }
+    }
+  }
+};
+
+// The first top-level key that tells what a YAML text is, without parsing it.
+FileKind kind_of_text(std::string_view text) {
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    auto end = text.find('\n', pos);
+    std::string_view line = text.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
+    auto starts = [&](std::string_view key) {
+      return line.rfind(key, 0) == 0 && line.size() > key.size() && (line[key.size()] == ':');
+    };
+    if (starts("scenario")) return FileKind::scenario;
+    if (starts("boards")) return FileKind::inventory;
+    if (starts("dialect")) return FileKind::dialect;
+    if (end == std::string_view::npos) break;
+    pos = end + 1;
+  }
+  return FileKind::unknown;
+}
+
+}  // namespace
+
+std::vector<Diagnostic> check_scenario(const Scenario& scenario, const Inventory& inventory,
+                                       const DialectSet& dialects) {
+  std::vector<Diagnostic> out;
+  ScenarioChecker(scenario, inventory, dialects, out).run();
+  return out;
+}
+
+std::vector<Diagnostic> check_inventory(const Inventory& inventory, const DialectSet& dialects) {
+  std::vector<Diagnostic> out;
+  std::vector<std::string> names;
+  for (const auto& [name, dialect] : dialects.by_name) names.push_back(name);
+  for (const auto& board : inventory.boards) {
+    if (dialects.find(board.dialect)) continue;
+    auto suggestion = did_you_mean(board.dialect, names);
+    out.push_back(Diagnostic{Diagnostic::Severity::error, board.where,
+                             fmt::format("board '{}' uses unknown dialect '{}'{} (dialects in {}: {})", board.name,
+                                         board.dialect,
+                                         suggestion.empty() ? "" : fmt::format("; did you mean '{}'?", suggestion),
+                                         inventory.dialects_dir.string(), names.empty() ? "none" : join(names))});
+  }
+  return out;
+}
+
+std::vector<std::filesystem::path> find_scenario_files(const std::vector<std::filesystem::path>& paths,
+                                                       std::vector<Diagnostic>& diagnostics) {
+  std::vector<std::filesystem::path> files;
+  for (const auto& path : paths) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) {
+      std::vector<std::filesystem::path> found;
+      for (std::filesystem::recursive_directory_iterator it(path, ec), end; !ec && it != end; it.increment(ec)) {
+        auto ext = it->path().extension();
+        if (it->is_regular_file() && (ext == ".yaml" || ext == ".yml")) found.push_back(it->path());
+      }
+      if (ec)
+        diagnostics.push_back(Diagnostic{Diagnostic::Severity::error, SourceLocation{path.string(), 0, 0},
+                                         fmt::format("cannot read the folder: {}", ec.message())});
+      std::sort(found.begin(), found.end());
+      files.insert(files.end(), found.begin(), found.end());
+    } else if (std::filesystem::exists(path, ec)) {
+      files.push_back(path);
+    } else {
+      diagnostics.push_back(Diagnostic{Diagnostic::Severity::error, SourceLocation{path.string(), 0, 0},
+                                       "no such file or folder"});
+    }
+  }
+  return files;
+}
+
+FileKind detect_file_kind(const std::filesystem::path& file) {
+  auto text = detail::read_text_file(file);
+  return text ? kind_of_text(*text) : FileKind::unknown;
+}
+
+ValidationReport validate_paths(const std::vector<std::filesystem::path>& paths,
+                                const std::filesystem::path& inventory_file, const InventoryOptions& options) {
+  ValidationReport report;
+  auto& out = report.diagnostics;
+  auto append = [&out](std::vector<Diagnostic>&& more) {
+    for (auto& d : more) out.push_back(std::move(d));
+  };
+  std::set<std::filesystem::path> loaded;  // canonical paths already checked through the inventory
+  auto canonical = [](const std::filesystem::path& p) {
+    std::error_code ec;
+    auto c = std::filesystem::weakly_canonical(p, ec);
+    return ec ? p : c;
+  };
+
+  auto inventory = load_inventory(inventory_file, options);
+  append(std::move(inventory.diagnostics));
+  ++report.files_checked;
+  loaded.insert(canonical(inventory_file));
+  DialectSet dialects;
+  bool inventory_ok = inventory.value.has_value();
+  if (inventory.value) {
+    auto loaded_dialects = load_dialects(inventory.value->dialects_dir);
+    append(std::move(loaded_dialects.diagnostics));
+    if (loaded_dialects.value) {
+      dialects = std::move(*loaded_dialects.value);
+      for (const auto& [name, dialect] : dialects.by_name) {
+        loaded.insert(canonical(dialect.file));
+        ++report.files_checked;
+      }
+    }
+    append(check_inventory(*inventory.value, dialects));
+  }
+
+  std::map<std::string, std::string> scenario_names;  // name -> file that uses it first
+  for (const auto& file : find_scenario_files(paths, out)) {
+    if (loaded.count(canonical(file))) continue;
+    ++report.files_checked;
+    auto text = detail::read_text_file(file);
+    if (!text) {
+      out.push_back(Diagnostic{Diagnostic::Severity::error, SourceLocation{file.string(), 0, 0}, "cannot read the file"});
+      continue;
+    }
+    switch (kind_of_text(*text)) {
+      case FileKind::scenario: {
+        ++report.scenarios;
+        auto scenario = parse_scenario(*text, file.string());
+        append(std::move(scenario.diagnostics));
+        if (!scenario.value) break;
+        if (!scenario.value->name.empty()) {
+          auto [it, inserted] = scenario_names.emplace(scenario.value->name, file.string());
+          if (!inserted)
+            out.push_back(Diagnostic{Diagnostic::Severity::error, scenario.value->where,
+                                     fmt::format("scenario name '{}' is already used by {}: names must be unique "
+                                                 "(they name the reports)",
+                                                 scenario.value->name, it->second)});
+        }
+        if (inventory_ok) append(check_scenario(*scenario.value, *inventory.value, dialects));
+        break;
+      }
+      case FileKind::inventory: {
+        auto other = load_inventory(file, options);
+        append(std::move(other.diagnostics));
+        if (other.value) {
+          auto other_dialects = load_dialects(other.value->dialects_dir);
+          if (other_dialects.value) append(check_inventory(*other.value, *other_dialects.value));
+        }
+        break;
+      }
+      case FileKind::dialect:
+        append(std::move(load_dialect(file).diagnostics));
+        break;
+      case FileKind::unknown:
+        out.push_back(Diagnostic{Diagnostic::Severity::error, SourceLocation{file.string(), 1, 1},
+                                 "not a scenario, inventory or dialect file: expected a top-level key 'scenario:', "
+                                 "'boards:' or 'dialect:'"});
+        break;
+    }
+  }
+  return report;
+}
+
+}  // namespace provhil::scenario

@@ -1,0 +1,313 @@
+#include "scenario/yaml_reader.hpp"
+
+#include <fmt/format.h>
+#include <boost/regex.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "scenario/variables.hpp"
+
+namespace provhil::scenario::detail {
+
+std::string describe_node(const YAML::Node& node) {
+  if (!node.IsDefined()) return "nothing";
+  switch (node.Type()) {
+    case YAML::NodeType::Null:
+      return "an empty value";
+    case YAML::NodeType::Scalar:
+      return fmt::format("'{}'", node.Scalar());
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    default:
+      return "nothing";
+  }
+}
+
+SourceLocation YamlReader::where(const YAML::Mark& mark) const {
+  // yaml-cpp counts from 0 and uses -1 for "no position".
+  return SourceLocation{file_, mark.line < 0 ? 0 : mark.line + 1, mark.column < 0 ? 0 : mark.column + 1};
+}
+
+SourceLocation YamlReader::where(const YAML::Node& node) const {
+  if (!node.IsDefined()) return SourceLocation{file_, 0, 0};
+  return where(node.Mark());
+}
+
+void YamlReader::error(const SourceLocation& location, std::string message) {
+  diagnostics_.push_back(Diagnostic{Diagnostic::Severity::error, location, std::move(message)});
+}
+
+void YamlReader::error(const YAML::Node& node, std::string message) {
+  error(where(node), std::move(message));
+}
+
+void YamlReader::warning(const YAML::Node& node, std::string message) {
+  diagnostics_.push_back(Diagnostic{Diagnostic::Severity::warning, where(node), std::move(message)});
+}
+
+bool YamlReader::expect_map(const YAML::Node& node, std::string_view what) {
+  if (node.IsMap()) return true;
+  error(node, fmt::format("{} must be a mapping (key: value), found {}", what, describe_node(node)));
+  return false;
+}
+
+bool YamlReader::expect_list(const YAML::Node& node, std::string_view what) {
+  if (node.IsSequence()) return true;
+  error(node, fmt::format("{} must be a list, found {}", what, describe_node(node)));
+  return false;
+}
+
+bool YamlReader::expect_scalar(const YAML::Node& node, std::string_view what) {
+  if (node.IsScalar()) return true;
+  error(node, fmt::format("{} must be a single value, found {}", what, describe_node(node)));
+  return false;
+}
+
+void YamlReader::check_keys(const YAML::Node& map, const std::vector<std::string>& allowed,
+                            std::string_view context) {
+  std::set<std::string> seen;
+  for (auto it = map.begin(); it != map.end(); ++it) {
+    const YAML::Node& key = it->first;
+    if (!key.IsScalar()) {
+      error(key, fmt::format("a key in {} must be a plain word, found {}", context, describe_node(key)));
+      continue;
+    }
+    const std::string& name = key.Scalar();
+    if (!seen.insert(name).second) {
+      error(key, fmt::format("duplicate key '{}' in {}", name, context));
+      continue;
+    }
+    if (std::find(allowed.begin(), allowed.end(), name) != allowed.end()) continue;
+    auto suggestion = did_you_mean(name, allowed);
+    std::string expected;
+    for (const auto& a : allowed)
+      expected += (expected.empty() ? "" : ", ") + a;
+    if (!suggestion.empty())
+      error(key, fmt::format("unknown key '{}' in {}; did you mean '{}'? (expected one of: {})", name,
+                             context, suggestion, expected));
+    else
+      error(key, fmt::format("unknown key '{}' in {} (expected one of: {})", name, context, expected));
+  }
+}
+
+std::optional<std::string> YamlReader::text(const YAML::Node& node, std::string_view what) {
+  if (!expect_scalar(node, what)) return std::nullopt;
+  return node.Scalar();
+}
+
+std::optional<long long> YamlReader::integer(const YAML::Node& node, std::string_view what, long long min,
+                                             long long max) {
+  if (!expect_scalar(node, what)) return std::nullopt;
+  const std::string& s = node.Scalar();
+  long long value = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+  if (ec != std::errc{} || end != s.data() + s.size()) {
+    error(node, fmt::format("{} must be a whole number, found '{}'", what, s));
+    return std::nullopt;
+  }
+  if (value < min || value > max) {
+    error(node, fmt::format("{} must be between {} and {}, found {}", what, min, max, value));
+    return std::nullopt;
+  }
+  return value;
+}
+
+std::optional<bool> YamlReader::boolean(const YAML::Node& node, std::string_view what) {
+  if (!expect_scalar(node, what)) return std::nullopt;
+  std::string s = node.Scalar();
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (s == "true" || s == "yes" || s == "on") return true;
+  if (s == "false" || s == "no" || s == "off") return false;
+  error(node, fmt::format("{} must be true or false (or on/off), found '{}'", what, node.Scalar()));
+  return std::nullopt;
+}
+
+std::optional<Duration> YamlReader::duration(const YAML::Node& node, std::string_view what) {
+  if (!expect_scalar(node, what)) return std::nullopt;
+  auto parsed = parse_duration(node.Scalar());
+  if (!parsed)
+    error(node, fmt::format("bad duration '{}' for {}: expected a number with a unit ms, s, m or h "
+                            "(e.g. 500ms, 10s, 1.5s, 2m)",
+                            node.Scalar(), what));
+  return parsed;
+}
+
+std::vector<std::string> YamlReader::text_list(const YAML::Node& node, std::string_view what) {
+  std::vector<std::string> out;
+  if (node.IsScalar()) {
+    out.push_back(node.Scalar());
+    return out;
+  }
+  if (!node.IsSequence()) {
+    error(node, fmt::format("{} must be a value or a list of values, found {}", what, describe_node(node)));
+    return out;
+  }
+  for (const auto& item : node) {
+    if (auto value = text(item, fmt::format("each item of {}", what))) out.push_back(*value);
+  }
+  return out;
+}
+
+std::optional<std::string> YamlReader::choice(const YAML::Node& node, std::string_view what,
+                                              const std::vector<std::string>& choices) {
+  auto value = text(node, what);
+  if (!value) return std::nullopt;
+  if (std::find(choices.begin(), choices.end(), *value) != choices.end()) return value;
+  std::string expected;
+  for (const auto& c : choices)
+    expected += (expected.empty() ? "" : ", ") + c;
+  auto suggestion = did_you_mean(*value, choices);
+  if (!suggestion.empty())
+    error(node, fmt::format("bad {} '{}'; did you mean '{}'? (expected one of: {})", what, *value, suggestion,
+                            expected));
+  else
+    error(node, fmt::format("bad {} '{}' (expected one of: {})", what, *value, expected));
+  return std::nullopt;
+}
+
+void YamlReader::check_template(const YAML::Node& node, const std::string& value) {
+  if (value.find('$') == std::string::npos) return;
+  std::string problem;
+  auto refs = find_references(value, &problem);
+  if (!problem.empty()) error(node, problem);
+  else if (!refs.empty() && template_sink) template_sink->push_back(TemplateSite{value, where(node)});
+}
+
+namespace {
+
+void write_json_string(std::string& out, const std::string& s) {
+  out += '"';
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20)
+          out += fmt::format("\\u{:04x}", c);
+        else
+          out += static_cast<char>(c);
+    }
+  }
+  out += '"';
+}
+
+bool looks_like_json_literal(const YAML::Node& node) {
+  // Quoted YAML scalars have the tag "!"; plain ones "?". Only plain numbers/bools/null stay bare.
+  if (node.Tag() == "!") return false;
+  static const boost::regex literal(R"(-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?|true|false|null)");
+  return boost::regex_match(node.Scalar(), literal);
+}
+
+void write_json(std::string& out, const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map: {
+      out += '{';
+      bool first = true;
+      for (auto it = node.begin(); it != node.end(); ++it) {
+        if (!first) out += ',';
+        first = false;
+        write_json_string(out, it->first.Scalar());
+        out += ':';
+        write_json(out, it->second);
+      }
+      out += '}';
+      break;
+    }
+    case YAML::NodeType::Sequence: {
+      out += '[';
+      bool first = true;
+      for (const auto& item : node) {
+        if (!first) out += ',';
+        first = false;
+        write_json(out, item);
+      }
+      out += ']';
+      break;
+    }
+    case YAML::NodeType::Scalar:
+      if (looks_like_json_literal(node))
+        out += node.Scalar();
+      else
+        write_json_string(out, node.Scalar());
+      break;
+    default:
+      out += "null";
+  }
+}
+
+}  // namespace
+
+std::string to_json(const YAML::Node& node) {
+  std::string out;
+  write_json(out, node);
+  return out;
+}
+
+std::vector<std::string> named_groups(std::string_view regex) {
+  std::vector<std::string> names;
+  for (std::size_t i = 0; i + 3 < regex.size(); ++i) {
+    if (regex[i] == '\\') {
+      ++i;  // skip the escaped character
+      continue;
+    }
+    if (regex[i] != '(' || regex[i + 1] != '?') continue;
+    std::size_t start = i + 2;
+    char close = '>';
+    if (regex[start] == 'P' && start + 1 < regex.size() && regex[start + 1] == '<') {
+      start += 2;
+    } else if (regex[start] == '<' && start + 1 < regex.size() && regex[start + 1] != '=' &&
+               regex[start + 1] != '!') {
+      start += 1;
+    } else if (regex[start] == '\'') {
+      start += 1;
+      close = '\'';
+    } else {
+      continue;
+    }
+    auto end = regex.find(close, start);
+    if (end == std::string_view::npos) break;
+    names.emplace_back(regex.substr(start, end - start));
+    i = end;
+  }
+  return names;
+}
+
+std::optional<std::string> regex_error(const std::string& regex) {
+  try {
+    boost::regex compiled(regex, boost::regex::perl);
+    return std::nullopt;
+  } catch (const boost::regex_error& e) {
+    return std::string(e.what());
+  }
+}
+
+std::optional<std::string> read_text_file(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  if (in.bad()) return std::nullopt;
+  return std::move(buffer).str();
+}
+
+}  // namespace provhil::scenario::detail
