@@ -24,8 +24,8 @@ namespace provhil::intercept {
 
 struct InterceptorConfig {
   std::string listen_address = "127.0.0.1";
-  std::uint16_t port = 0;        // 0: ephemeral
-  std::string advertised_host;   // what boards are told to connect to; empty: listen_address
+  std::uint16_t port = 0;       // 0: ephemeral
+  std::string advertised_host;  // what boards are told to connect to; empty: listen_address
   enum class Mode { mock, proxy } mode = Mode::mock;
   std::string upstream_url = "https://blynk.cloud";
   std::filesystem::path upstream_ca_file;  // empty: the system roots
@@ -33,7 +33,7 @@ struct InterceptorConfig {
   // TLS identity: the lab CA folder (leaves minted per SNI), or an explicit cert/key pair.
   std::filesystem::path ca_dir;  // empty and no cert_file: LabCa::default_dir()
   std::filesystem::path cert_file, key_file;
-  std::filesystem::path journal_path;  // empty: no journal file (exchanges still kept in memory)
+  std::filesystem::path journal_path;            // empty: no journal file (exchanges still kept in memory)
   std::optional<std::uint16_t> plain_http_port;  // 0: ephemeral; empty: no plain listener
   SecretMasker* masker = nullptr;                // tokens seen are added to it; may be null
   int threads = 2;
@@ -61,7 +61,7 @@ class Interceptor {
   Interceptor(const Interceptor&) = delete;
   Interceptor& operator=(const Interceptor&) = delete;
 
-  std::string host() const;  // the advertised host
+  std::string host() const;    // the advertised host
   std::uint16_t port() const;  // the TLS port actually bound
   std::optional<std::uint16_t> plain_port() const;
   std::filesystem::path ca_certificate_path() const;  // PEM of the CA boards must trust

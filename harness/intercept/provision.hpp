@@ -44,7 +44,7 @@ struct BuiltinChecks {
 
 // The verdict of one check on one exchange.
 struct CheckVerdict {
-  std::string check;   // e.g. "builtin:token_format", "query:ver matches ^\d+$", "header:User-Agent present"
+  std::string check;  // e.g. "builtin:token_format", "query:ver matches ^\d+$", "header:User-Agent present"
   bool passed = false;
   std::string detail;  // what was seen, when it failed (tokens masked by the journal, not here)
 };
@@ -121,10 +121,10 @@ struct Answer {
 // interceptor for the next connection(s), optionally only for one SNI name or client address.
 struct ConnectionFault {
   enum class Kind {
-    tls_alert,          // abort the handshake with a fatal alert
-    stall_handshake,    // accept TCP, never answer the ClientHello (until the handshake deadline)
-    expired_cert,       // a leaf whose notAfter is in the past
-    wrong_name_cert,    // a leaf for another name (wrong.invalid) and no IP SAN
+    tls_alert,        // abort the handshake with a fatal alert
+    stall_handshake,  // accept TCP, never answer the ClientHello (until the handshake deadline)
+    expired_cert,     // a leaf whose notAfter is in the past
+    wrong_name_cert,  // a leaf for another name (wrong.invalid) and no IP SAN
   };
   Kind kind = Kind::tls_alert;
   std::string sni;             // empty: any
@@ -162,6 +162,7 @@ struct LoginExpectation {
   std::string token;
   std::string owner;
   CountRule count;
+  bool accept = true;            // answer 200 (false: 9, invalid token, as for an unknown token)
   std::vector<ValueCheck> info;  // INTERNAL keys: ver, dev, tmpl, fw-type, build, ...
 };
 
@@ -184,9 +185,11 @@ struct Exchange {
   std::vector<std::pair<std::string, std::string>> info;  // login: INTERNAL pairs
   std::vector<CheckVerdict> verdicts;
   int status = 0;  // answered status (HTTP status or Blynk status); 0: none
+  std::vector<std::pair<std::string, std::string>> answer_headers;
   std::string answer_body;
-  std::string answered_by;  // "mock", "upstream", "fault:reset", "error"
-  std::string error;        // what went wrong (bad input, upstream down)
+  std::string upstream_request;  // proxy: what was sent upstream ("GET https://host/path?..."), else empty
+  std::string answered_by;       // "mock", "upstream", "fault:reset", "error"
+  std::string error;             // what went wrong (bad input, upstream down)
   std::chrono::microseconds duration{0};
 
   bool checks_passed() const;
@@ -196,9 +199,9 @@ struct Exchange {
 };
 
 struct WaitResult {
-  bool satisfied = false;   // the count rule holds now
-  bool timed_out = false;   // the deadline passed before it held
-  int count = 0;            // matching requests so far
+  bool satisfied = false;            // the count rule holds now
+  bool timed_out = false;            // the deadline passed before it held
+  int count = 0;                     // matching requests so far
   std::vector<Exchange> exchanges;   // every matching exchange, with each check's verdict
   std::vector<Exchange> unexpected;  // requests for this owner's tokens that nothing expected
   std::string summary;               // one line for a report: what was expected, what came instead

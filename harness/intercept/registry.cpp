@@ -1,0 +1,281 @@
+#include "intercept/registry.hpp"
+
+#include <fmt/format.h>
+#include <boost/regex.hpp>
+
+#include "common/secrets.hpp"
+
+namespace provhil::intercept {
+
+namespace {
+
+std::string rule_text(const CountRule& rule) {
+  switch (rule.kind) {
+    case CountRule::Kind::exactly:
+      return fmt::format("exactly {}", rule.n);
+    case CountRule::Kind::at_least:
+      return fmt::format("at least {}", rule.n);
+    case CountRule::Kind::none:
+      return "no";
+  }
+  return "?";
+}
+
+bool holds(const CountRule& rule, int count) {
+  switch (rule.kind) {
+    case CountRule::Kind::exactly:
+      return count == rule.n;
+    case CountRule::Kind::at_least:
+      return count >= rule.n;
+    case CountRule::Kind::none:
+      return count == 0;
+  }
+  return false;
+}
+
+// A waiter can stop waiting: the rule holds for good (at least), or reached its count (exactly),
+// or is already broken (none).
+bool decided(const CountRule& rule, int count) {
+  return rule.kind == CountRule::Kind::none ? count > 0 : count >= rule.n;
+}
+
+void validate_checks(const std::vector<ValueCheck>& checks, const std::string& scope) {
+  for (const auto& check : checks) {
+    if (check.name.empty()) throw std::invalid_argument(fmt::format("{} check without a name", scope));
+    if (check.kind == ValueCheck::Kind::matches) {
+      try {
+        boost::regex(check.value, boost::regex::ECMAScript);
+      } catch (const boost::regex_error& e) {
+        throw std::invalid_argument(
+            fmt::format("{} check on {}: invalid regex /{}/: {}", scope, check.name, check.value, e.what()));
+      }
+    }
+  }
+}
+
+}  // namespace
+
+Registry::Registry(SecretMasker* masker, const std::filesystem::path& journal_path,
+                   std::function<void(const Exchange&)> on_exchange)
+    : masker_(masker), on_exchange_(std::move(on_exchange)) {
+  if (!journal_path.empty()) {
+    if (journal_path.has_parent_path()) std::filesystem::create_directories(journal_path.parent_path());
+    journal_.open(journal_path, std::ios::app);
+    if (!journal_)
+      throw InterceptorStartError(
+          fmt::format("{}: cannot open the journal for writing", journal_path.string()));
+  }
+}
+
+void Registry::add_secret(const std::string& token) {
+  if (masker_ && token.size() >= SecretMasker::min_length) masker_->add(token, "token");
+}
+
+ExpectationId Registry::add_provision(ProvisionExpectation expectation) {
+  if (expectation.token.empty()) throw std::invalid_argument("provision expectation without a token");
+  validate_checks(expectation.query, "query");
+  validate_checks(expectation.headers, "header");
+  add_secret(expectation.token);
+  std::lock_guard lock(mutex_);
+  owners_[expectation.token] = expectation.owner;
+  Entry e;
+  e.provision = std::move(expectation);
+  ExpectationId id = next_id_++;
+  entries_.emplace(id, std::move(e));
+  return id;
+}
+
+ExpectationId Registry::add_login(LoginExpectation expectation) {
+  if (expectation.token.empty()) throw std::invalid_argument("login expectation without a token");
+  validate_checks(expectation.info, "info");
+  add_secret(expectation.token);
+  std::lock_guard lock(mutex_);
+  owners_[expectation.token] = expectation.owner;
+  Entry e;
+  e.login = true;
+  e.login_expectation = std::move(expectation);
+  ExpectationId id = next_id_++;
+  entries_.emplace(id, std::move(e));
+  return id;
+}
+
+void Registry::claim(const std::string& token, const std::string& owner) {
+  add_secret(token);
+  std::lock_guard lock(mutex_);
+  owners_[token] = owner;
+}
+
+void Registry::arm(ConnectionFault fault) {
+  std::lock_guard lock(mutex_);
+  faults_.push_back(std::move(fault));
+}
+
+std::optional<ConnectionFault::Kind> Registry::take_connection_fault(const std::string& sni,
+                                                                     const std::string& client_address,
+                                                                     bool before_handshake) {
+  std::lock_guard lock(mutex_);
+  for (auto it = faults_.begin(); it != faults_.end(); ++it) {
+    bool stall = it->kind == ConnectionFault::Kind::stall_handshake;
+    if (stall != before_handshake) continue;
+    if (!it->sni.empty() && (before_handshake || it->sni != sni)) continue;
+    if (!it->client_address.empty() && it->client_address != client_address) continue;
+    auto kind = it->kind;
+    if (--it->count <= 0) faults_.erase(it);
+    return kind;
+  }
+  return std::nullopt;
+}
+
+Registry::Entry& Registry::entry(ExpectationId id) {
+  auto it = entries_.find(id);
+  if (it == entries_.end()) throw std::invalid_argument(fmt::format("no expectation with id {}", id));
+  return it->second;
+}
+
+ProvisionDecision Registry::decide_provision(const ProvisionRequest& request) {
+  ProvisionDecision decision;
+  std::string token = request.token.value_or("");
+  add_secret(token);
+  std::lock_guard lock(mutex_);
+  if (auto owner = owners_.find(token); owner != owners_.end()) {
+    decision.owner = owner->second;
+    decision.token_known = true;
+  }
+  for (auto& [id, e] : entries_) {
+    if (e.login || !e.active || e.provision.token != token) continue;
+    decision.id = id;
+    decision.expected = true;
+    decision.owner = e.provision.owner;
+    decision.ordinal = ++e.arrived;
+    decision.verdicts = run_builtin_checks(request, e.provision.builtin);
+    for (const auto& check : e.provision.query)
+      decision.verdicts.push_back(run_value_check(check, request.param(check.name), "query"));
+    for (const auto& check : e.provision.headers)
+      decision.verdicts.push_back(run_value_check(check, request.header(check.name), "header"));
+    const Answer* chosen = nullptr;
+    for (const auto& answer : e.provision.answers)
+      if (answer.nth && *answer.nth == decision.ordinal) {
+        chosen = &answer;
+        break;
+      }
+    if (!chosen)
+      for (const auto& answer : e.provision.answers)
+        if (!answer.nth) {
+          chosen = &answer;
+          break;
+        }
+    if (chosen) decision.answer = *chosen;
+    break;
+  }
+  if (!decision.expected) decision.verdicts = run_builtin_checks(request, BuiltinChecks{});
+  return decision;
+}
+
+LoginDecision Registry::decide_login(const std::string& token) {
+  LoginDecision decision;
+  add_secret(token);
+  std::lock_guard lock(mutex_);
+  if (auto owner = owners_.find(token); owner != owners_.end()) {
+    decision.owner = owner->second;
+    decision.accept = true;  // a token some scenario registered
+  }
+  for (auto& [id, e] : entries_) {
+    if (!e.login || !e.active || e.login_expectation.token != token) continue;
+    decision.id = id;
+    decision.expected = true;
+    decision.owner = e.login_expectation.owner;
+    decision.accept = e.login_expectation.accept;
+    ++e.arrived;
+    break;
+  }
+  return decision;
+}
+
+std::vector<CheckVerdict> Registry::check_login_info(
+    std::optional<ExpectationId> id, const std::vector<std::pair<std::string, std::string>>& info) {
+  std::vector<CheckVerdict> out;
+  if (!id) return out;
+  std::lock_guard lock(mutex_);
+  for (const auto& check : entry(*id).login_expectation.info) {
+    std::optional<std::string> value;
+    for (const auto& [k, v] : info)
+      if (k == check.name) {
+        value = v;
+        break;
+      }
+    out.push_back(run_value_check(check, value, "info"));
+  }
+  return out;
+}
+
+void Registry::record(Exchange exchange, std::optional<ExpectationId> id) {
+  {
+    std::lock_guard lock(mutex_);
+    exchange.id = exchanges_.size() + 1;
+    exchanges_.push_back(exchange);
+    if (id) entry(*id).exchanges.push_back(exchanges_.size() - 1);
+  }
+  arrived_.notify_all();
+  if (journal_.is_open()) {
+    std::string line = exchange.to_json_line(masker_);
+    std::lock_guard lock(journal_mutex_);
+    journal_ << line << '\n';
+    journal_.flush();
+  }
+  if (on_exchange_) on_exchange_(exchange);
+}
+
+WaitResult Registry::result_locked(const Entry& e, bool timed_out) const {
+  WaitResult result;
+  result.count = static_cast<int>(e.exchanges.size());
+  result.satisfied = holds(rule_of(e), result.count);
+  result.timed_out = timed_out;
+  for (auto index : e.exchanges)
+    result.exchanges.push_back(exchanges_[index]);
+  const std::string& owner = owner_of(e);
+  for (const auto& x : exchanges_)
+    if (!x.expected && !owner.empty() && x.owner == owner) result.unexpected.push_back(x);
+  int failed_checks = 0;
+  for (const auto& x : result.exchanges)
+    for (const auto& v : x.verdicts)
+      failed_checks += v.passed ? 0 : 1;
+  result.summary = fmt::format(
+      "expected {} {} request(s) for {}, got {}{}{}{}", rule_text(rule_of(e)),
+      e.login ? "login" : "provision", owner.empty() ? "(no owner)" : owner, result.count,
+      timed_out && !result.satisfied ? " before the deadline" : "",
+      failed_checks ? fmt::format("; {} check(s) failed", failed_checks) : "",
+      result.unexpected.empty() ? "" : fmt::format("; {} unexpected request(s)", result.unexpected.size()));
+  return result;
+}
+
+WaitResult Registry::wait(ExpectationId id, std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lock(mutex_);
+  Entry& e = entry(id);
+  bool done = arrived_.wait_until(lock, deadline,
+                                  [&] { return decided(rule_of(e), static_cast<int>(e.exchanges.size())); });
+  return result_locked(e, !done);
+}
+
+WaitResult Registry::finish(ExpectationId id) {
+  std::lock_guard lock(mutex_);
+  Entry& e = entry(id);
+  e.active = false;
+  return result_locked(e, false);
+}
+
+std::vector<Exchange> Registry::select(const std::function<bool(const Exchange&)>& keep) const {
+  std::lock_guard lock(mutex_);
+  std::vector<Exchange> out;
+  for (const auto& x : exchanges_)
+    if (keep(x)) out.push_back(x);
+  return out;
+}
+
+std::string Registry::lines(const std::function<bool(const Exchange&)>& keep) const {
+  std::string out;
+  for (const auto& x : select(keep))
+    out += x.to_json_line(masker_) + "\n";
+  return out;
+}
+
+}  // namespace provhil::intercept
