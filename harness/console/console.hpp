@@ -53,12 +53,13 @@ struct Line {
 struct ConsoleOptions {
   std::filesystem::path raw_log;   // empty: none. Bytes exactly as received.
   std::filesystem::path text_log;  // empty: none. "[   seconds.mmm] line", sanitised and masked.
-  // Secrets masked in the text log and in evidence. Owned by the caller; may be null; must outlive the console.
+  // Secrets masked in the text log and in evidence. Owned by the caller; may be null; must outlive the
+  // console.
   const SecretMasker* masker = nullptr;
-  std::size_t max_line_length = 4096;     // longer lines are cut into slices
-  std::size_t window_lines = 1000;        // recent lines kept for marks and evidence...
-  std::size_t window_bytes = 1024 * 1024; // ...and at most this many bytes of them
-  std::size_t evidence_lines = 20;        // lines carried by a failed expect
+  std::size_t max_line_length = 4096;      // longer lines are cut into slices
+  std::size_t window_lines = 1000;         // recent lines kept for marks and evidence...
+  std::size_t window_bytes = 1024 * 1024;  // ...and at most this many bytes of them
+  std::size_t evidence_lines = 20;         // lines carried by a failed expect
   // A line with no terminator becomes matchable after this much silence (a prompt such as "> ").
   std::chrono::milliseconds partial_line_after{100};
   // Prompts the firmware prints without a newline; when more output follows on the same line the

@@ -118,8 +118,9 @@ void FdPort::write(std::string_view bytes) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) {
       if (Clock::now() >= deadline)
-        throw PortError(name_, fmt::format("write timed out after {} ms ({} of {} bytes written; flow control?)",
-                                           write_timeout_.count(), done, bytes.size()));
+        throw PortError(name_,
+                        fmt::format("write timed out after {} ms ({} of {} bytes written; flow control?)",
+                                    write_timeout_.count(), done, bytes.size()));
       pollfd pfd{fd_, POLLOUT, 0};
       ::poll(&pfd, 1, poll_timeout_ms(deadline));
       continue;

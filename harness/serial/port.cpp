@@ -7,7 +7,8 @@
 namespace provhil::serial {
 
 PortError::PortError(std::string port, const std::string& message)
-    : std::runtime_error(port.empty() ? message : fmt::format("{}: {}", port, message)), port_(std::move(port)) {}
+    : std::runtime_error(port.empty() ? message : fmt::format("{}: {}", port, message)),
+      port_(std::move(port)) {}
 
 std::string_view to_string(PortKind kind) {
   switch (kind) {
@@ -41,7 +42,8 @@ void Port::set_rts(bool) {
 }
 
 void Port::send_signal(int) {
-  throw PortError(describe(), fmt::format("cannot send a signal: a {} port has no child process", to_string(kind())));
+  throw PortError(describe(),
+                  fmt::format("cannot send a signal: a {} port has no child process", to_string(kind())));
 }
 
 namespace {
@@ -81,7 +83,8 @@ void parse_host_port(std::string_view rest, std::string_view whole, PortSpec& sp
   if (host.empty()) bad(whole, "missing host");
   unsigned number = 0;
   auto [end, error] = std::from_chars(port.data(), port.data() + port.size(), number);
-  if (port.empty() || error != std::errc() || end != port.data() + port.size() || number == 0 || number > 65535)
+  if (port.empty() || error != std::errc() || end != port.data() + port.size() || number == 0 ||
+      number > 65535)
     bad(whole, fmt::format("port number \"{}\" is not 1..65535", port));
   spec.host = std::string(host);
   spec.tcp_port = static_cast<std::uint16_t>(number);
@@ -196,9 +199,10 @@ std::unique_ptr<Port> open_port(const PortSpec& spec, const OpenOptions& options
     case PortKind::tcp:
       return connect_tcp(spec.host, spec.tcp_port, options.connect_timeout);
     case PortKind::rfc2217:
-      throw PortError(spec.text,
-                      "RFC 2217 is not supported yet: serve the port raw (ser2net \"raw\" or \"telnet\" without "
-                      "options) and use tcp://host:port; reset with a command strategy");
+      throw PortError(
+          spec.text,
+          "RFC 2217 is not supported yet: serve the port raw (ser2net \"raw\" or \"telnet\" without "
+          "options) and use tcp://host:port; reset with a command strategy");
     case PortKind::pty: {
       SpawnOptions spawn = options.spawn;
       spawn.argv = spec.argv;

@@ -70,12 +70,12 @@ struct UsbSelector {
 // A parsed inventory port string. Only the fields of its kind are set.
 struct PortSpec {
   PortKind kind = PortKind::device;
-  std::string text;                // as written
-  std::filesystem::path path;      // device, replay
-  UsbSelector usb;                 // usb
-  std::string host;                // tcp, rfc2217
-  std::uint16_t tcp_port = 0;      // tcp, rfc2217
-  std::vector<std::string> argv;   // pty (split on spaces; quote with '...' or "...")
+  std::string text;                          // as written
+  std::filesystem::path path;                // device, replay
+  UsbSelector usb;                           // usb
+  std::string host;                          // tcp, rfc2217
+  std::uint16_t tcp_port = 0;                // tcp, rfc2217
+  std::vector<std::string> argv;             // pty (split on spaces; quote with '...' or "...")
   ReplayPacing pacing = ReplayPacing::fast;  // replay
 };
 
@@ -117,7 +117,8 @@ class Port {
 // --- backends ----------------------------------------------------------------------------------------
 
 enum class FlowControl { none, rts_cts, xon_xoff };
-// "none", "rtscts" / "rts-cts" / "hardware", "xonxoff" / "xon-xoff" / "software"; throws std::invalid_argument.
+// "none", "rtscts" / "rts-cts" / "hardware", "xonxoff" / "xon-xoff" / "software"; throws
+// std::invalid_argument.
 FlowControl parse_flow_control(std::string_view text);
 
 struct SerialSettings {
@@ -128,9 +129,9 @@ struct SerialSettings {
   std::chrono::milliseconds reopen_grace{0};
 };
 
-// A real serial port through libserialport: a device path, a /dev/serial/by-id link, or "usb:VID:PID[:SERIAL]".
-// Exclusive (flock + TIOCEXCL; a busy port names its holder where it can), HUPCL cleared so closing does not
-// reset the board. Throws PortError.
+// A real serial port through libserialport: a device path, a /dev/serial/by-id link, or
+// "usb:VID:PID[:SERIAL]". Exclusive (flock + TIOCEXCL; a busy port names its holder where it can), HUPCL
+// cleared so closing does not reset the board. Throws PortError.
 std::unique_ptr<Port> open_serial(std::string_view device_or_selector, const SerialSettings& settings = {});
 
 struct SpawnOptions {
@@ -151,7 +152,8 @@ std::unique_ptr<Port> connect_tcp(const std::string& host, std::uint16_t port,
 // Plays a captured log: a text log of ours ("[    12.345] line"), a board log with Edgent "[millis]"
 // stamps, or raw bytes. `original` pacing sleeps between lines per their stamps; writes are discarded.
 // The end of the file reads as "vanished: end of replay". Throws PortError when the file cannot be read.
-std::unique_ptr<Port> open_replay(const std::filesystem::path& path, ReplayPacing pacing = ReplayPacing::fast);
+std::unique_ptr<Port> open_replay(const std::filesystem::path& path,
+                                  ReplayPacing pacing = ReplayPacing::fast);
 
 struct OpenOptions {
   SerialSettings serial;

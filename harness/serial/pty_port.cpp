@@ -56,7 +56,9 @@ class PtyPort final : public detail::FdPort {
     return fmt::format("pty {} (pid {}: {})", slave_name_, pid_, name().substr(4));
   }
   PortKind kind() const override { return PortKind::pty; }
-  PortCapabilities capabilities() const override { return {.modem_lines = false, .signal = true, .write = true}; }
+  PortCapabilities capabilities() const override {
+    return {.modem_lines = false, .signal = true, .write = true};
+  }
   std::optional<int> child_pid() const override { return pid_; }
 
   void send_signal(int signal_number) override {

@@ -55,7 +55,8 @@ class ReplayPort final : public Port {
   ReplayPort(const std::filesystem::path& path, ReplayPacing pacing)
       : path_(path), pacing_(pacing), file_(std::fopen(path.c_str(), "rb")) {
     if (file_ == nullptr)
-      throw PortError("replay:" + path.string(), fmt::format("cannot read the log: {}", std::strerror(errno)));
+      throw PortError("replay:" + path.string(),
+                      fmt::format("cannot read the log: {}", std::strerror(errno)));
   }
   ~ReplayPort() override { ReplayPort::close(); }
 
@@ -96,10 +97,13 @@ class ReplayPort final : public Port {
     cv_.notify_all();
   }
   std::string describe() const override {
-    return fmt::format("replay {} ({} pacing)", path_.string(), pacing_ == ReplayPacing::fast ? "fast" : "original");
+    return fmt::format("replay {} ({} pacing)", path_.string(),
+                       pacing_ == ReplayPacing::fast ? "fast" : "original");
   }
   PortKind kind() const override { return PortKind::replay; }
-  PortCapabilities capabilities() const override { return {.modem_lines = false, .signal = false, .write = false}; }
+  PortCapabilities capabilities() const override {
+    return {.modem_lines = false, .signal = false, .write = false};
+  }
 
  private:
   // Reads the next line (at most max_replay_line bytes) into pending_ and sets its due time.

@@ -58,14 +58,16 @@ int parse_signal(std::string_view text) {
     const char* abbrev = ::sigabbrev_np(sig);
     if (abbrev != nullptr && name == abbrev) return sig;
   }
-  throw std::invalid_argument(fmt::format("reset signal \"{}\": not a signal name (SIGUSR1, USR2, ...) or number", text));
+  throw std::invalid_argument(
+      fmt::format("reset signal \"{}\": not a signal name (SIGUSR1, USR2, ...) or number", text));
 }
 
 std::chrono::milliseconds parse_ms(std::string_view key, std::string_view text) {
   long value = 0;
   auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (error != std::errc() || end != text.data() + text.size() || value < 0 || value > 600'000)
-    throw std::invalid_argument(fmt::format("reset option {}: \"{}\" is not a number of milliseconds (0..600000)", key, text));
+    throw std::invalid_argument(
+        fmt::format("reset option {}: \"{}\" is not a number of milliseconds (0..600000)", key, text));
   return std::chrono::milliseconds(value);
 }
 
@@ -89,8 +91,10 @@ std::vector<std::string> split_words(std::string_view text) {
   bool in_word = false;
   for (char c : text) {
     if (quote != 0) {
-      if (c == quote) quote = 0;
-      else current += c;
+      if (c == quote)
+        quote = 0;
+      else
+        current += c;
     } else if (c == '\'' || c == '"') {
       quote = c;
       in_word = true;
@@ -116,7 +120,8 @@ void sleep_for(std::chrono::milliseconds duration) {
 void run_reset_command(const ResetStrategy& strategy, std::string_view board_name) {
   std::vector<std::string> argv;
   for (auto arg : strategy.command) {
-    for (auto at = arg.find("{board}"); at != std::string::npos; at = arg.find("{board}", at + board_name.size()))
+    for (auto at = arg.find("{board}"); at != std::string::npos;
+         at = arg.find("{board}", at + board_name.size()))
       arg.replace(at, 7, board_name);
     argv.push_back(std::move(arg));
   }
@@ -157,7 +162,8 @@ void run_reset_command(const ResetStrategy& strategy, std::string_view board_nam
   auto deadline = std::chrono::steady_clock::now() + strategy.command_timeout;
   bool timed_out = false;
   for (;;) {
-    auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+    auto left =
+        std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
     if (left <= 0) {
       timed_out = true;
       break;
@@ -182,10 +188,11 @@ void run_reset_command(const ResetStrategy& strategy, std::string_view board_nam
     output.pop_back();
   auto tail = output.empty() ? std::string() : fmt::format("; its output: {}", output);
   if (timed_out)
-    throw ResetError(fmt::format("reset command \"{}\" did not finish within {} ms and was killed{}", join(argv),
-                                 strategy.command_timeout.count(), tail));
+    throw ResetError(fmt::format("reset command \"{}\" did not finish within {} ms and was killed{}",
+                                 join(argv), strategy.command_timeout.count(), tail));
   if (WIFSIGNALED(status))
-    throw ResetError(fmt::format("reset command \"{}\" was killed by signal {}{}", join(argv), WTERMSIG(status), tail));
+    throw ResetError(
+        fmt::format("reset command \"{}\" was killed by signal {}{}", join(argv), WTERMSIG(status), tail));
   if (WEXITSTATUS(status) != 0)
     throw ResetError(fmt::format("reset command \"{}\" failed with exit status {}{}", join(argv),
                                  WEXITSTATUS(status), tail));
@@ -236,10 +243,12 @@ ResetStrategy parse_reset_strategy(std::string_view text, const std::map<std::st
     takes_argument = true;
     if (!argument.empty()) strategy.signal_number = parse_signal(argument);
   } else {
-    throw std::invalid_argument(fmt::format("reset \"{}\": unknown strategy ({})", text, accepted_strategies));
+    throw std::invalid_argument(
+        fmt::format("reset \"{}\": unknown strategy ({})", text, accepted_strategies));
   }
   if (!takes_argument && colon != std::string_view::npos)
-    throw std::invalid_argument(fmt::format("reset \"{}\": {} takes no \":argument\" ({})", text, name, accepted_strategies));
+    throw std::invalid_argument(
+        fmt::format("reset \"{}\": {} takes no \":argument\" ({})", text, name, accepted_strategies));
 
   for (const auto& [key, value] : options) {
     if (key == "pulse_ms") {
@@ -249,8 +258,10 @@ ResetStrategy parse_reset_strategy(std::string_view text, const std::map<std::st
     } else if (key == "bootloader_hold_ms") {
       strategy.bootloader_hold = parse_ms(key, value);
     } else if (key == "command") {
-      if (strategy.kind == ResetKind::console) strategy.console_command = value;
-      else strategy.command = split_words(value);
+      if (strategy.kind == ResetKind::console)
+        strategy.console_command = value;
+      else
+        strategy.command = split_words(value);
     } else if (key == "line_ending") {
       strategy.line_ending = parse_line_ending(value);
     } else if (key == "timeout_ms") {
@@ -258,15 +269,16 @@ ResetStrategy parse_reset_strategy(std::string_view text, const std::map<std::st
     } else if (key == "signal") {
       strategy.signal_number = parse_signal(value);
     } else {
-      throw std::invalid_argument(fmt::format(
-          "reset option \"{}\": unknown (accepted: pulse_ms, bootloader, bootloader_hold_ms, command, line_ending, "
-          "timeout_ms, signal)",
-          key));
+      throw std::invalid_argument(
+          fmt::format("reset option \"{}\": unknown (accepted: pulse_ms, bootloader, bootloader_hold_ms, "
+                      "command, line_ending, "
+                      "timeout_ms, signal)",
+                      key));
     }
   }
   if (strategy.kind == ResetKind::command && strategy.command.empty())
-    throw std::invalid_argument(
-        fmt::format("reset \"{}\": command needs a program, e.g. command:uhubctl -l 1-1 -p 2 -a cycle", text));
+    throw std::invalid_argument(fmt::format(
+        "reset \"{}\": command needs a program, e.g. command:uhubctl -l 1-1 -p 2 -a cycle", text));
   if (strategy.kind == ResetKind::console && strategy.console_command.empty())
     throw std::invalid_argument(fmt::format("reset \"{}\": console needs a command line", text));
   return strategy;

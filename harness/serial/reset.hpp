@@ -46,7 +46,8 @@ struct ResetStrategy {
 // Options: pulse_ms, bootloader (true/false), bootloader_hold_ms, command (console/command),
 // line_ending (crlf, lf, cr), timeout_ms, signal (name or number).
 // Throws std::invalid_argument naming the bad value and the accepted ones.
-ResetStrategy parse_reset_strategy(std::string_view text, const std::map<std::string, std::string>& options = {});
+ResetStrategy parse_reset_strategy(std::string_view text,
+                                   const std::map<std::string, std::string>& options = {});
 
 // Empty when `strategy` can run on a port of `kind`; otherwise why not (for the inventory loader's error),
 // e.g. "esp32-dtr-rts needs DTR/RTS lines, which a pty port does not have".

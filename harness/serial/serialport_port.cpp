@@ -101,7 +101,9 @@ class SerialPort final : public detail::FdPort {
                        usb_->serial_number.empty() ? "" : " serial " + usb_->serial_number);
   }
   PortKind kind() const override { return usb_ ? PortKind::usb : PortKind::device; }
-  PortCapabilities capabilities() const override { return {.modem_lines = true, .signal = false, .write = true}; }
+  PortCapabilities capabilities() const override {
+    return {.modem_lines = true, .signal = false, .write = true};
+  }
 
   void set_dtr(bool on) override { set_line(TIOCM_DTR, on, "DTR"); }
   void set_rts(bool on) override { set_line(TIOCM_RTS, on, "RTS"); }
@@ -174,8 +176,9 @@ fs::path resolve_device_path(const fs::path& path) {
   auto resolved = fs::canonical(path, ec);
   if (ec) {
     if (fs::is_symlink(fs::symlink_status(path)))
-      throw PortError(path.string(), fmt::format("the link points to {}, which does not exist (board unplugged?)",
-                                                 fs::read_symlink(path, ec).string()));
+      throw PortError(path.string(),
+                      fmt::format("the link points to {}, which does not exist (board unplugged?)",
+                                  fs::read_symlink(path, ec).string()));
     throw PortError(path.string(), "no such device (board unplugged? see `provhil ports`)");
   }
   return resolved;
@@ -204,7 +207,8 @@ PortInfo select_usb_port(const UsbSelector& selector, const std::vector<PortInfo
       matches.push_back(port);
   if (matches.size() == 1) return matches.front();
   if (matches.empty())
-    throw PortError(selector.to_string(), fmt::format("no attached port matches; attached:{}", list_attached(ports)));
+    throw PortError(selector.to_string(),
+                    fmt::format("no attached port matches; attached:{}", list_attached(ports)));
   throw PortError(selector.to_string(),
                   fmt::format("{} ports match: add the USB serial number (usb:VID:PID:SERIAL) or use a "
                               "/dev/serial/by-id path; matching:{}",
@@ -253,7 +257,8 @@ std::vector<PortInfo> list_ports_in(const fs::path& sys_class_tty, const fs::pat
       if (!address.empty()) info.usb_address = std::atoi(address.c_str());
       break;
     }
-    if (info.transport.empty()) info.transport = driver.find("bluetooth") != std::string::npos ? "bluetooth" : "native";
+    if (info.transport.empty())
+      info.transport = driver.find("bluetooth") != std::string::npos ? "bluetooth" : "native";
     info.description = !info.product.empty() ? info.product : driver.empty() ? name : driver;
     ports.push_back(std::move(info));
   }

@@ -25,7 +25,9 @@ class TcpPort final : public detail::FdPort {
   }
   std::string describe() const override { return name(); }
   PortKind kind() const override { return PortKind::tcp; }
-  PortCapabilities capabilities() const override { return {.modem_lines = false, .signal = false, .write = true}; }
+  PortCapabilities capabilities() const override {
+    return {.modem_lines = false, .signal = false, .write = true};
+  }
 
  private:
   int connect_with_deadline(const std::string& host, std::uint16_t port, Clock::time_point deadline) {
@@ -48,8 +50,8 @@ class TcpPort final : public detail::FdPort {
         error = errno;
         if (error == EINPROGRESS) {
           pollfd pfd{fd, POLLOUT, 0};
-          int left = static_cast<int>(
-              std::max<long>(0, std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count()));
+          int left = static_cast<int>(std::max<long>(
+              0, std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count()));
           int ready;
           do {
             ready = ::poll(&pfd, 1, left);

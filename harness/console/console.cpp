@@ -1,0 +1,491 @@
+#include "console/console.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <condition_variable>
+#include <cstring>
+#include <cstdio>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include <boost/regex.hpp>
+#include <fmt/format.h>
+
+#include "common/text.hpp"
+#include "console/line_framer.hpp"
+
+namespace provhil::console {
+
+// --- Pattern ---------------------------------------------------------------------------------------------
+
+struct Pattern::Impl {
+  std::string text;
+  bool is_regex = false;
+  boost::regex regex;
+  std::vector<std::string> names;  // named groups, in order of appearance
+};
+
+namespace {
+
+// Boost.Regex keeps group names hashed; read them from the pattern text: (?<name>...), (?P<name>...), (?'name'...).
+std::vector<std::string> named_groups(std::string_view text) {
+  std::vector<std::string> names;
+  bool in_class = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '\\') {
+      ++i;
+      continue;
+    }
+    if (in_class) {
+      if (c == ']') in_class = false;
+      continue;
+    }
+    if (c == '[') {
+      in_class = true;
+      continue;
+    }
+    if (c != '(' || !text.substr(i).starts_with("(?")) continue;
+    auto rest = text.substr(i + 2);
+    if (rest.starts_with("P<")) rest.remove_prefix(1);
+    if (rest.empty() || (rest[0] != '<' && rest[0] != '\'')) continue;
+    char close = rest[0] == '<' ? '>' : '\'';
+    if (rest.size() < 2 || !(std::isalpha(static_cast<unsigned char>(rest[1])) || rest[1] == '_')) continue;
+    auto end = rest.find(close, 1);
+    if (end == std::string_view::npos) continue;
+    auto name = std::string(rest.substr(1, end - 1));
+    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(std::move(name));
+  }
+  return names;
+}
+
+}  // namespace
+
+Pattern Pattern::regex(std::string_view text) {
+  auto impl = std::make_shared<Impl>();
+  impl->text = std::string(text);
+  impl->is_regex = true;
+  try {
+    impl->regex.assign(impl->text, boost::regex::perl);
+  } catch (const boost::regex_error& error) {
+    throw std::invalid_argument(fmt::format("regex \"{}\" is invalid at offset {}: {}", text, error.position(),
+                                            error.what()));
+  }
+  impl->names = named_groups(text);
+  return Pattern(std::move(impl));
+}
+
+Pattern Pattern::literal(std::string_view text) {
+  auto impl = std::make_shared<Impl>();
+  impl->text = std::string(text);
+  return Pattern(std::move(impl));
+}
+
+const std::string& Pattern::text() const {
+  return impl_->text;
+}
+
+bool Pattern::is_regex() const {
+  return impl_->is_regex;
+}
+
+bool Pattern::search(std::string_view line, std::map<std::string, std::string>* captures) const {
+  if (!impl_->is_regex) return line.find(impl_->text) != std::string_view::npos;
+  try {
+    if (captures == nullptr || impl_->names.empty())
+      return boost::regex_search(line.begin(), line.end(), impl_->regex);
+    boost::match_results<std::string_view::const_iterator> match;
+    if (!boost::regex_search(line.begin(), line.end(), match, impl_->regex)) return false;
+    for (const auto& name : impl_->names) {
+      const auto& group = match[name];
+      if (group.matched) (*captures)[name] = group.str();
+    }
+    return true;
+  } catch (const std::runtime_error&) {
+    return false;  // Boost gives up on pathological backtracking: no match rather than a crash
+  }
+}
+
+// --- results ---------------------------------------------------------------------------------------------
+
+std::string_view to_string(ExpectStatus status) {
+  switch (status) {
+    case ExpectStatus::matched:
+      return "matched";
+    case ExpectStatus::timeout:
+      return "timeout";
+    case ExpectStatus::forbidden:
+      return "forbidden";
+    case ExpectStatus::vanished:
+      return "vanished";
+  }
+  return "unknown";
+}
+
+namespace {
+
+std::string stamp(Clock::time_point at, Clock::time_point epoch) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(at - epoch).count();
+  if (ms < 0) ms = 0;
+  return fmt::format("[{:6}.{:03}]", ms / 1000, ms % 1000);
+}
+
+bool plain_ascii(std::string_view text) {
+  for (unsigned char c : text)
+    if (c < 0x20 || c >= 0x7f) return false;
+  return true;
+}
+
+}  // namespace
+
+std::string ExpectResult::describe() const {
+  std::string text = ok() ? fmt::format("matched: {}", line.text) : reason;
+  if (!evidence.empty()) {
+    text += fmt::format("\nlast {} line(s) received:", evidence.size());
+    for (const auto& item : evidence)
+      text += fmt::format("\n  {}{}", item.text, item.partial ? "  (no end of line yet)" : "");
+  }
+  return text;
+}
+
+// --- Console ---------------------------------------------------------------------------------------------
+
+struct Console::Impl {
+  struct Waiter {
+    const ExpectRequest* request = nullptr;
+    bool done = false;
+    ExpectResult result;
+  };
+
+  Impl(serial::Port& p, ConsoleOptions o)
+      : port(p), options(std::move(o)), framer(options.max_line_length, options.prompts), epoch(Clock::now()) {}
+
+  serial::Port& port;
+  ConsoleOptions options;
+  detail::LineFramer framer;  // reader thread only
+  const Clock::time_point epoch;
+
+  mutable std::mutex mutex;
+  std::condition_variable changed;
+  std::deque<Line> window;
+  std::size_t window_size_bytes = 0;
+  std::uint64_t next_seq = 0;
+  std::uint64_t mark = 0;
+  std::optional<Line> partial;  // the unterminated line, once silence made it matchable
+  std::optional<std::string> vanished;
+  Waiter* waiter = nullptr;
+  std::uint64_t dropped_before_expect = 0;
+  std::atomic<std::uint64_t> bytes{0};
+  std::atomic<std::uint64_t> lines{0};
+
+  mutable std::mutex log_mutex;
+  std::FILE* raw_log = nullptr;
+  std::FILE* text_log = nullptr;
+
+  std::atomic<bool> stop{false};
+  std::thread reader;
+
+  std::string mask(std::string_view text) const {
+    auto clean = plain_ascii(text) ? std::string(text) : sanitize_text(text);
+    return options.masker != nullptr ? options.masker->mask(clean) : clean;
+  }
+
+  // --- matching (mutex held) ---
+  void evaluate(Waiter& w, const Line& line) {
+    if (w.done) return;
+    const auto& request = *w.request;
+    for (std::size_t i = 0; i < request.must_not.size(); ++i) {
+      if (request.must_not[i].search(line.text)) {
+        w.result.status = ExpectStatus::forbidden;
+        w.result.pattern_index = static_cast<int>(i);
+        w.result.line = line;
+        w.result.reason = mask(fmt::format("must-not-appear pattern \"{}\" appeared: {}",
+                                           request.must_not[i].text(), line.text));
+        w.done = true;
+        mark = line.seq + 1;
+        return;
+      }
+    }
+    for (std::size_t i = 0; i < request.any_of.size(); ++i) {
+      std::map<std::string, std::string> captures;
+      if (request.any_of[i].search(line.text, &captures)) {
+        w.result.status = ExpectStatus::matched;
+        w.result.pattern_index = static_cast<int>(i);
+        w.result.line = line;
+        w.result.captures = std::move(captures);
+        w.done = true;
+        mark = line.seq + 1;
+        return;
+      }
+    }
+  }
+
+  void push_line(Line line) {
+    window_size_bytes += line.text.size() + sizeof(Line);
+    window.push_back(std::move(line));
+    while (window.size() > 1 &&
+           (window.size() > options.window_lines || window_size_bytes > options.window_bytes)) {
+      window_size_bytes -= window.front().text.size() + sizeof(Line);
+      window.pop_front();
+    }
+  }
+
+  std::vector<Line> evidence_locked() const {
+    std::vector<Line> out;
+    auto count = std::min(window.size(), options.evidence_lines);
+    for (auto it = window.end() - static_cast<std::ptrdiff_t>(count); it != window.end(); ++it) {
+      Line copy = *it;
+      copy.text = stamp(copy.at, epoch) + " " + mask(copy.text);
+      out.push_back(std::move(copy));
+    }
+    if (partial && !partial->text.empty()) {
+      Line copy = *partial;
+      copy.text = stamp(copy.at, epoch) + " " + mask(copy.text);
+      out.push_back(std::move(copy));
+    }
+    return out;
+  }
+
+  // --- logs ---
+  void write_text_log(std::string_view body) {  // log_mutex held
+    if (text_log != nullptr) std::fwrite(body.data(), 1, body.size(), text_log);
+  }
+
+  void note(std::string_view text) {
+    std::lock_guard lock(log_mutex);
+    if (text_log == nullptr) return;
+    auto line = fmt::format("{} ::: {}\n", stamp(Clock::now(), epoch), mask(text));
+    write_text_log(line);
+    std::fflush(text_log);
+  }
+
+  // --- reader thread ---
+  void run() {
+    std::vector<char> buffer(64 * 1024);
+    std::vector<Line> fresh;
+    std::string text_chunk;
+    std::optional<Clock::time_point> partial_since;  // when the unterminated line last grew
+    bool partial_published = false;
+    while (!stop) {
+      auto deadline = partial_since && !partial_published ? *partial_since + options.partial_line_after
+                                                          : Clock::now() + std::chrono::hours(1);
+      auto result = port.read(buffer, deadline);
+      if (stop) break;
+      auto now = Clock::now();
+      if (result.status == serial::ReadStatus::timeout) {
+        if (partial_since && !partial_published && now >= *partial_since + options.partial_line_after) {
+          partial_published = true;
+          std::lock_guard lock(mutex);
+          partial = Line{next_seq, *partial_since, framer.partial(), false, true};
+          if (waiter != nullptr && next_seq >= mark) {
+            evaluate(*waiter, *partial);
+            if (waiter->done) changed.notify_all();
+          }
+        }
+        continue;
+      }
+      fresh.clear();
+      text_chunk.clear();
+      auto on_line = [&](std::string_view text, bool cut) {
+        fresh.push_back(Line{0, now, std::string(text), cut, false});
+      };
+      if (result.status == serial::ReadStatus::data) {
+        std::string_view data(buffer.data(), result.size);
+        bytes += data.size();
+        framer.feed(data, on_line);
+        if (framer.partial().empty()) {
+          partial_since.reset();
+        } else {
+          partial_since = now;
+        }
+        partial_published = false;
+      } else {
+        framer.flush(on_line);
+        partial_since.reset();
+      }
+      {
+        std::lock_guard lock(log_mutex);
+        if (raw_log != nullptr && result.status == serial::ReadStatus::data) {
+          std::fwrite(buffer.data(), 1, result.size, raw_log);
+          std::fflush(raw_log);
+        }
+        if (text_log != nullptr) {
+          for (const auto& line : fresh) {
+            text_chunk += stamp(line.at, epoch);
+            text_chunk += ' ';
+            text_chunk += mask(line.text);
+            text_chunk += '\n';
+          }
+          if (result.status == serial::ReadStatus::vanished)
+            text_chunk += fmt::format("{} ::: port vanished: {}\n", stamp(now, epoch), mask(result.reason));
+          write_text_log(text_chunk);
+          std::fflush(text_log);
+        }
+      }
+      std::lock_guard lock(mutex);
+      partial.reset();
+      for (auto& line : fresh) {
+        line.seq = next_seq++;
+        if (waiter != nullptr && line.seq >= mark) evaluate(*waiter, line);
+        push_line(std::move(line));
+      }
+      lines += fresh.size();
+      if (result.status == serial::ReadStatus::vanished) {
+        vanished = result.reason.empty() ? std::string("port vanished") : result.reason;
+        changed.notify_all();
+        break;
+      }
+      if (waiter != nullptr && waiter->done) changed.notify_all();
+    }
+  }
+};
+
+Console::Console(serial::Port& port, ConsoleOptions options) : impl_(std::make_unique<Impl>(port, std::move(options))) {
+  set_logs(impl_->options.raw_log, impl_->options.text_log);
+  impl_->reader = std::thread([this] { impl_->run(); });
+}
+
+Console::~Console() {
+  impl_->stop = true;
+  impl_->port.interrupt();
+  if (impl_->reader.joinable()) impl_->reader.join();
+  std::lock_guard lock(impl_->log_mutex);
+  if (impl_->raw_log != nullptr) std::fclose(impl_->raw_log);
+  if (impl_->text_log != nullptr) std::fclose(impl_->text_log);
+}
+
+ExpectResult Console::expect(const Pattern& pattern, Clock::duration within) {
+  ExpectRequest request;
+  request.any_of.push_back(pattern);
+  request.deadline = Clock::now() + within;
+  return expect(request);
+}
+
+ExpectResult Console::expect(const ExpectRequest& request) {
+  if (request.any_of.empty()) throw std::invalid_argument("expect needs at least one pattern");
+  auto& impl = *impl_;
+  Impl::Waiter waiter;
+  waiter.request = &request;
+  std::unique_lock lock(impl.mutex);
+  if (impl.waiter != nullptr) throw std::logic_error("expect: another expect is already waiting on this console");
+  // Lines since the mark that arrived before this call.
+  std::uint64_t dropped = 0;
+  if (!impl.window.empty() && impl.window.front().seq > impl.mark) dropped = impl.window.front().seq - impl.mark;
+  for (const auto& line : impl.window) {
+    if (line.seq < impl.mark) continue;
+    impl.evaluate(waiter, line);
+    if (waiter.done) return waiter.result;
+  }
+  if (impl.partial && impl.partial->seq >= impl.mark) {
+    impl.evaluate(waiter, *impl.partial);
+    if (waiter.done) return waiter.result;
+  }
+  if (!impl.vanished) {
+    impl.waiter = &waiter;
+    impl.changed.wait_until(lock, request.deadline, [&] { return waiter.done || impl.vanished.has_value(); });
+    impl.waiter = nullptr;
+    if (waiter.done) return waiter.result;
+  }
+  auto& result = waiter.result;
+  std::string patterns;
+  for (const auto& pattern : request.any_of)
+    patterns += fmt::format("{}\"{}\"", patterns.empty() ? "" : ", ", pattern.text());
+  if (impl.vanished) {
+    result.status = ExpectStatus::vanished;
+    result.reason = impl.mask(fmt::format("port vanished ({}) while waiting for {}", *impl.vanished, patterns));
+  } else {
+    result.status = ExpectStatus::timeout;
+    result.reason = impl.mask(fmt::format("timed out waiting for {}", patterns));
+  }
+  if (dropped > 0)
+    result.reason += fmt::format(" ({} line(s) since the mark had left the window before this wait began)", dropped);
+  result.evidence = impl.evidence_locked();
+  return result;
+}
+
+void Console::mark() {
+  std::lock_guard lock(impl_->mutex);
+  impl_->mark = impl_->next_seq;
+  impl_->partial.reset();
+}
+
+std::uint64_t Console::mark_seq() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->mark;
+}
+
+void Console::send_line(std::string_view text, std::string_view line_ending, std::chrono::milliseconds per_char_delay) {
+  impl_->note(fmt::format("sent \"{}\"", text));
+  std::string bytes = std::string(text) + std::string(line_ending);
+  if (per_char_delay.count() <= 0) {
+    impl_->port.write(bytes);
+    return;
+  }
+  for (char c : bytes) {
+    impl_->port.write(std::string_view(&c, 1));
+    std::this_thread::sleep_for(per_char_delay);
+  }
+}
+
+void Console::reset(const serial::ResetStrategy& strategy, std::string_view board_name) {
+  mark();
+  note(fmt::format("reset: {}", strategy.describe()));
+  serial::perform_reset(strategy, impl_->port, board_name);
+}
+
+void Console::set_logs(const std::filesystem::path& raw_log, const std::filesystem::path& text_log) {
+  auto open = [](const std::filesystem::path& path) -> std::FILE* {
+    if (path.empty()) return nullptr;
+    std::error_code ec;
+    if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
+    std::FILE* file = std::fopen(path.c_str(), "ab");
+    if (file == nullptr)
+      throw std::runtime_error(fmt::format("cannot open log file {}: {}", path.string(), std::strerror(errno)));
+    return file;
+  };
+  std::FILE* new_raw = open(raw_log);
+  std::FILE* new_text = nullptr;
+  try {
+    new_text = open(text_log);
+  } catch (...) {
+    if (new_raw != nullptr) std::fclose(new_raw);
+    throw;
+  }
+  std::lock_guard lock(impl_->log_mutex);
+  if (impl_->raw_log != nullptr) std::fclose(impl_->raw_log);
+  if (impl_->text_log != nullptr) std::fclose(impl_->text_log);
+  impl_->raw_log = new_raw;
+  impl_->text_log = new_text;
+  impl_->options.raw_log = raw_log;
+  impl_->options.text_log = text_log;
+}
+
+void Console::note(std::string_view text) {
+  impl_->note(text);
+}
+
+std::vector<Line> Console::recent_lines(std::size_t max) const {
+  std::lock_guard lock(impl_->mutex);
+  std::vector<Line> out;
+  auto count = std::min(impl_->window.size(), max);
+  out.assign(impl_->window.end() - static_cast<std::ptrdiff_t>(count), impl_->window.end());
+  if (impl_->partial && out.size() < max) out.push_back(*impl_->partial);
+  return out;
+}
+
+std::optional<std::string> Console::vanished() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->vanished;
+}
+
+std::uint64_t Console::bytes_received() const {
+  return impl_->bytes;
+}
+
+std::uint64_t Console::lines_received() const {
+  return impl_->lines;
+}
+
+}  // namespace provhil::console
