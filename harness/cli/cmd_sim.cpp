@@ -1,14 +1,51 @@
+// `provhil sim`: one simulated Edgent board on this process's stdin/stdout (docs/sim.md).
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 
 #include "cli/commands.hpp"
+#include "common/exit_codes.hpp"
+#include "sim/simulator.hpp"
 
 namespace provhil::cli {
 
 void add_sim_command(CLI::App& app, int& exit_code) {
   auto* command = app.add_subcommand("sim", "Run one simulated Edgent board on this terminal (stdin/stdout)");
-  command->allow_extras();
-  command->callback(
-      [&exit_code] { exit_code = not_built_yet("sim", "the simulated board has not landed yet"); });
+  struct Args {
+    std::string profile;
+    std::string state;
+    std::string ca;
+    double time_scale = -1;
+    std::vector<std::string> resolve;
+    std::string ap_endpoint_file;
+  };
+  auto args = std::make_shared<Args>();
+  command->add_option("--profile", args->profile, "Board profile (YAML), e.g. fixtures/sim/esp32.yaml")->required();
+  command->add_option("--state", args->state, "State file: the board's flash (config survives reboots)");
+  command->add_option("--ca", args->ca, "Lab CA certificate (PEM) the board trusts; overrides the profile's");
+  command->add_option("--time-scale", args->time_scale, "Multiplies artificial delays; 0 = none (fast tests)");
+  command->add_option("--resolve", args->resolve, "NAME:PORT=ADDR:PORT, like curl's (repeatable)");
+  command->add_option("--ap-endpoint-file", args->ap_endpoint_file,
+                      "Written with 127.0.0.1:PORT of the setup AP's HTTP server while it is up");
+  command->footer("Reset (EN pin): send SIGUSR1. The board keeps its state file across resets.");
+  command->callback([&exit_code, args] {
+    sim::SimOptions options;
+    options.profile = args->profile;
+    options.state_file = args->state;
+    if (!args->ca.empty()) options.ca_file = args->ca;
+    if (args->time_scale >= 0) options.time_scale = args->time_scale;
+    options.ap_endpoint_file = args->ap_endpoint_file;
+    for (const auto& text : args->resolve) {
+      std::string error;
+      auto entry = sim::parse_resolve(text, error);
+      if (!entry) {
+        fmt::print(stderr, "provhil sim: {}\n", error);
+        exit_code = to_int(ExitCode::usage);
+        return;
+      }
+      options.resolve.push_back(*entry);
+    }
+    exit_code = sim::run_simulator(options);
+  });
 }
 
 }  // namespace provhil::cli

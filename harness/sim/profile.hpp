@@ -25,9 +25,9 @@ struct SimNetwork {
 
 // Fault switches: each models a misbehaving board the harness must survive and diagnose.
 struct SimFaults {
-  bool boot_noise = true;              // non-UTF-8 boot ROM bytes before the banner
-  bool reboot_loop = false;            // resets right after the device block, forever
-  bool hang_connecting_cloud = false;  // enters CONNECTING_CLOUD and never tries to connect
+  bool boot_noise = true;                      // non-UTF-8 boot ROM bytes before the banner
+  bool reboot_loop = false;                    // resets right after the device block, forever
+  bool hang_connecting_cloud = false;          // enters CONNECTING_CLOUD and never tries to connect
   std::chrono::milliseconds garbage_every{0};  // a burst of random bytes this often (0: never)
   std::size_t garbage_bytes = 24;
   std::string wrong_template_id;  // sent as templateId in the provision call instead of the real one
@@ -62,12 +62,12 @@ struct Profile {
   std::string library_version = "1.2.0";       // banner "v<..>", blVer
 
   // cloud
-  bool provision_call = true;                     // false: stock Edgent, logs in only
-  std::filesystem::path ca_file;                  // absolute, or empty: system roots
-  std::chrono::milliseconds heartbeat{10000};     // ping interval once RUNNING (not scaled)
-  int provision_retries = 3;                      // attempts before last_error 702
+  bool provision_call = true;                         // false: stock Edgent, logs in only
+  std::filesystem::path ca_file;                      // absolute, or empty: system roots
+  std::chrono::milliseconds heartbeat{10000};         // ping interval once RUNNING (not scaled)
+  int provision_retries = 3;                          // attempts before last_error 702
   std::chrono::milliseconds provision_backoff{1000};  // doubled after each failed attempt
-  int cloud_retries = 3;                          // login attempts before last_error 702
+  int cloud_retries = 3;                              // login attempts before last_error 702
   std::chrono::milliseconds network_timeout{5000};    // connect/handshake/answer deadline (not scaled)
 
   // WiFi
