@@ -94,7 +94,7 @@ std::string one_line_message(const CaseResult& result, const SecretMasker& maske
 std::string identity_line(const CaseResult& result, const SecretMasker& masker, std::size_t max_bytes) {
   std::string line = "board: " + result.board;
   for (const auto& property : result.properties) {
-    if (property.name == "board") continue;
+    if (property.name == "board" || property.value.empty()) continue;
     line += "  " + property.name + ": " + property.value;
   }
   return clean_line(line, masker, max_bytes);
@@ -104,6 +104,12 @@ json::value location_json(const SourceLocation& location) {
   if (location.empty()) return nullptr;
   return json::object{
       {"file", location.file.generic_string()}, {"line", location.line}, {"column", location.column}};
+}
+
+json::value path_json(const std::filesystem::path& path, const std::filesystem::path& base,
+                      const SecretMasker& masker) {
+  if (path.empty()) return nullptr;
+  return json::string(clean(report_path(path, base), masker));
 }
 
 json::value time_json(WallTime time) {
@@ -344,7 +350,9 @@ std::string render_testcase(const CaseResult& result, std::string_view case_name
   std::string xml;
   StringWriter writer(xml);
   doc.print(writer, "  ", pugi::format_indent | pugi::format_no_declaration, pugi::encoding_utf8, 2);
-  return xml;
+  // pugixml indents the first line by one level more than the rest; start it where it belongs.
+  auto first = xml.find('<');
+  return "    " + xml.substr(first == std::string::npos ? 0 : first);
 }
 
 json::object case_json(const CaseResult& result, std::string_view case_name, const SecretMasker& masker,
@@ -384,13 +392,12 @@ json::object case_json(const CaseResult& result, std::string_view case_name, con
 
   json::array attempts;
   for (const auto& attempt : result.earlier_attempts) {
-    attempts.push_back(
-        json::object{{"outcome", to_string(attempt.outcome)},
-                     {"message", clean_line(attempt.message, masker, limits.message_bytes)},
-                     {"detail", clean_block(attempt.detail, masker, limits.detail_bytes)},
-                     {"started", time_json(attempt.started)},
-                     {"duration_ms", millis(attempt.duration)},
-                     {"text_log", clean(report_path(attempt.text_log, attachment_base), masker)}});
+    attempts.push_back(json::object{{"outcome", to_string(attempt.outcome)},
+                                    {"message", clean_line(attempt.message, masker, limits.message_bytes)},
+                                    {"detail", clean_block(attempt.detail, masker, limits.detail_bytes)},
+                                    {"started", time_json(attempt.started)},
+                                    {"duration_ms", millis(attempt.duration)},
+                                    {"text_log", path_json(attempt.text_log, attachment_base, masker)}});
   }
   object["earlier_attempts"] = std::move(attempts);
 
@@ -399,10 +406,10 @@ json::object case_json(const CaseResult& result, std::string_view case_name, con
   for (const auto& file : files.extra)
     extra.push_back(json::string(clean(report_path(file, attachment_base), masker)));
   object["attachments"] =
-      json::object{{"raw_serial_log", clean(report_path(files.raw_serial_log, attachment_base), masker)},
-                   {"text_log", clean(report_path(files.text_log, attachment_base), masker)},
-                   {"exchanges", clean(report_path(files.exchanges, attachment_base), masker)},
-                   {"variables", clean(report_path(files.variables, attachment_base), masker)},
+      json::object{{"raw_serial_log", path_json(files.raw_serial_log, attachment_base, masker)},
+                   {"text_log", path_json(files.text_log, attachment_base, masker)},
+                   {"exchanges", path_json(files.exchanges, attachment_base, masker)},
+                   {"variables", path_json(files.variables, attachment_base, masker)},
                    {"extra", std::move(extra)}};
 
   json::array exchanges;

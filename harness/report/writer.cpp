@@ -483,7 +483,7 @@ ReportWriter::ReportWriter(ReportOptions options, RunInfo run, const SecretMaske
     if (::gethostname(name, sizeof name - 1) == 0) run.hostname = name;
   }
   impl_->set_run(detail::run_json(run, masker));
-  impl_->journal_fd.reset(open_or_throw(impl_->journal, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND));
+  impl_->journal_fd.reset(open_or_throw(impl_->journal, O_RDWR | O_CREAT | O_TRUNC | O_APPEND));
   impl_->fragments_fd.reset(open_or_throw(impl_->fragments, O_RDWR | O_CREAT | O_TRUNC));
   std::string line;
   detail::write_json(line,
@@ -548,7 +548,7 @@ void ReportWriter::add_case(const CaseResult& result) {
   record.started_ns =
       std::chrono::duration_cast<std::chrono::nanoseconds>(result.started.time_since_epoch()).count();
   for (const auto& property : result.properties) {
-    if (property.name == "board") continue;
+    if (property.name == "board" || property.value.empty()) continue;
     record.suite_properties.emplace_back(detail::clean(result.board + "." + property.name, impl.masker),
                                          detail::clean(property.value, impl.masker));
   }
