@@ -41,11 +41,17 @@ std::string_view utf8_suffix(std::string_view text, std::size_t max_bytes) {
 }
 
 void replace_all(std::string& text, std::string_view from, std::string_view to) {
+  if (text.find(from) == std::string::npos) return;
+  std::string out;
+  out.reserve(text.size());
   std::size_t pos = 0;
-  while ((pos = text.find(from, pos)) != std::string::npos) {
-    text.replace(pos, from.size(), to);
-    pos += to.size();
+  for (std::size_t hit = text.find(from); hit != std::string::npos; hit = text.find(from, pos)) {
+    out.append(text, pos, hit - pos);
+    out.append(to);
+    pos = hit + from.size();
   }
+  out.append(text, pos);
+  text = std::move(out);
 }
 
 std::size_t longest_secret(const SecretMasker& masker) {
