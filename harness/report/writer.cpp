@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
@@ -223,6 +224,7 @@ struct ReportWriter::Impl {
   std::uint64_t junit_bytes_used = 0;
   std::uint64_t added = 0;    // cases stored
   std::uint64_t written = 0;  // cases in junit.xml
+  int flush_waiters = 0;      // flush() callers: the rewriter skips its pacing for them
   bool stopping = false;
   bool finished = false;
   std::string failure;  // a background rewrite failed: reported by the next call
@@ -308,18 +310,26 @@ struct ReportWriter::Impl {
   }
 
   void rewrite_loop() {
+    using Clock = std::chrono::steady_clock;
+    auto next_allowed = Clock::now();
     std::unique_lock lock(mutex);
     for (;;) {
       changed.wait(lock, [&] { return stopping || written < added; });
       if (written >= added) return;  // stopping, and nothing left to write
+      // Pacing: rest as long as the last rewrite took, so that rewriting a large junit.xml never takes
+      // more than half a core from the boards; junit.xml then trails by about two rewrites at most.
+      changed.wait_until(lock, next_allowed, [&] { return stopping || flush_waiters > 0; });
       std::uint64_t target = added;
       lock.unlock();
       std::string error;
+      auto started = Clock::now();
       try {
         write_junit();
       } catch (const std::exception& e) {
         error = e.what();
       }
+      auto took = Clock::now() - started;
+      next_allowed = Clock::now() + std::min<Clock::duration>(took, std::chrono::seconds(1));
       lock.lock();
       written = target;
       if (!error.empty() && failure.empty()) failure = error;
@@ -470,8 +480,10 @@ struct ReportWriter::Impl {
   void flush() {
     std::unique_lock lock(mutex);
     std::uint64_t target = added;
+    ++flush_waiters;
     changed.notify_all();
     changed.wait(lock, [&] { return written >= target || !rewriter.joinable(); });
+    --flush_waiters;
     throw_if_failed();
   }
 };
