@@ -119,14 +119,15 @@ int run_ports(const PortsOptions& options) {
           "\"board\": {}}}",
           i == 0 ? "" : ",", json_string(p.path), json_string(p.by_id), json_string(p.transport),
           json_string(vid_pid(p)), json_string(p.serial_number), json_string(p.manufacturer),
-          json_string(p.product), json_string(p.description), p.usb_bus, p.usb_address, json_string(board_of[i]));
+          json_string(p.product), json_string(p.description), p.usb_bus, p.usb_address,
+          json_string(board_of[i]));
     }
     out += ports.empty() ? "],\n" : "\n  ],\n";
     out += "  \"boards_not_attached\": [";
     bool first = true;
     for (const auto& board : boards) {
-      if (board.matched || !board.spec || (board.spec->kind != serial::PortKind::usb &&
-                                           board.spec->kind != serial::PortKind::device))
+      if (board.matched || !board.spec ||
+          (board.spec->kind != serial::PortKind::usb && board.spec->kind != serial::PortKind::device))
         continue;
       out += fmt::format("{}{{\"board\": {}, \"port\": {}}}", first ? "" : ", ", json_string(board.name),
                          json_string(board.port));
@@ -140,14 +141,14 @@ int run_ports(const PortsOptions& options) {
   if (ports.empty()) {
     fmt::print("No serial ports found.\n");
   } else {
-    fmt::print("{:<16} {:<10} {:<18} {:<22} {:<28} {:<12} {}\n", "PATH", "VID:PID", "USB SERIAL", "MANUFACTURER",
-               "PRODUCT", "BOARD", "BY-ID");
+    fmt::print("{:<16} {:<10} {:<18} {:<22} {:<28} {:<12} {}\n", "PATH", "VID:PID", "USB SERIAL",
+               "MANUFACTURER", "PRODUCT", "BOARD", "BY-ID");
     for (std::size_t i = 0; i < ports.size(); ++i) {
       const auto& p = ports[i];
-      fmt::print("{:<16} {:<10} {:<18} {:<22} {:<28} {:<12} {}\n", p.path, vid_pid(p).empty() ? "-" : vid_pid(p),
-                 p.serial_number.empty() ? "-" : p.serial_number, p.manufacturer.empty() ? "-" : p.manufacturer,
-                 p.product.empty() ? p.description : p.product, board_of[i].empty() ? "-" : board_of[i],
-                 p.by_id.empty() ? "-" : p.by_id);
+      fmt::print("{:<16} {:<10} {:<18} {:<22} {:<28} {:<12} {}\n", p.path,
+                 vid_pid(p).empty() ? "-" : vid_pid(p), p.serial_number.empty() ? "-" : p.serial_number,
+                 p.manufacturer.empty() ? "-" : p.manufacturer, p.product.empty() ? p.description : p.product,
+                 board_of[i].empty() ? "-" : board_of[i], p.by_id.empty() ? "-" : p.by_id);
     }
   }
   for (const auto& board : boards)
@@ -164,13 +165,15 @@ void add_ports_command(CLI::App& app, int& exit_code) {
   auto* command = app.add_subcommand(
       "ports", "List serial ports with their USB identity and the inventory board each maps to (opens none)");
   command->add_flag("--json", options->json, "Print JSON instead of a table");
-  command->add_option("--inventory", options->inventory,
-                      "Lab inventory whose boards are mapped to ports (default: fixtures/boards.yaml when present)");
+  command->add_option(
+      "--inventory", options->inventory,
+      "Lab inventory whose boards are mapped to ports (default: fixtures/boards.yaml when present)");
   command->add_option("--by-id-dir", options->by_id_dir, "Folder of by-id links")->capture_default_str();
   command->add_option("--sys-class-tty", options->sys_class_tty)->group("");
   command->add_option("--dev-dir", options->dev_dir)->group("");
   command->callback([options, &exit_code] {
-    if (options->inventory.empty() && fs::exists("fixtures/boards.yaml")) options->inventory = "fixtures/boards.yaml";
+    if (options->inventory.empty() && fs::exists("fixtures/boards.yaml"))
+      options->inventory = "fixtures/boards.yaml";
     exit_code = run_ports(*options);
   });
 }

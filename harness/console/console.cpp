@@ -1,17 +1,18 @@
 #include "console/console.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cctype>
 #include <condition_variable>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <mutex>
 #include <thread>
 
-#include <boost/regex.hpp>
 #include <fmt/format.h>
+#include <boost/regex.hpp>
 
 #include "common/text.hpp"
 #include "console/line_framer.hpp"
@@ -29,7 +30,8 @@ struct Pattern::Impl {
 
 namespace {
 
-// Boost.Regex keeps group names hashed; read them from the pattern text: (?<name>...), (?P<name>...), (?'name'...).
+// Boost.Regex keeps group names hashed; read them from the pattern text: (?<name>...), (?P<name>...),
+// (?'name'...).
 std::vector<std::string> named_groups(std::string_view text) {
   std::vector<std::string> names;
   bool in_class = false;
@@ -70,8 +72,8 @@ Pattern Pattern::regex(std::string_view text) {
   try {
     impl->regex.assign(impl->text, boost::regex::perl);
   } catch (const boost::regex_error& error) {
-    throw std::invalid_argument(fmt::format("regex \"{}\" is invalid at offset {}: {}", text, error.position(),
-                                            error.what()));
+    throw std::invalid_argument(
+        fmt::format("regex \"{}\" is invalid at offset {}: {}", text, error.position(), error.what()));
   }
   impl->names = named_groups(text);
   return Pattern(std::move(impl));
@@ -152,15 +154,195 @@ std::string ExpectResult::describe() const {
 
 // --- Console ---------------------------------------------------------------------------------------------
 
+namespace {
+
+// The longest literal every match of `pattern` must contain ("Ready (ping: " for `Ready \(ping: (\d+)ms`), or
+// nothing when none can be told safely (alternation, case-insensitive modifiers, short runs).
+std::optional<std::string> required_literal(const Pattern& pattern) {
+  if (!pattern.is_regex()) return pattern.text();
+  const std::string& text = pattern.text();
+  std::string best;
+  std::string run;
+  auto end_run = [&] {
+    if (run.size() > best.size()) best = run;
+    run.clear();
+  };
+  auto quantified = [&](std::size_t next) {
+    return next < text.size() &&
+           (text[next] == '?' || text[next] == '*' || text[next] == '{' || text[next] == '+');
+  };
+  // Finds the ')' closing the group that opens at `open`; npos when unbalanced.
+  auto group_end = [&](std::size_t open) {
+    int depth = 0;
+    bool in_class = false;
+    for (std::size_t i = open; i < text.size(); ++i) {
+      char c = text[i];
+      if (c == '\\') {
+        ++i;
+      } else if (in_class) {
+        if (c == ']') in_class = false;
+      } else if (c == '[') {
+        in_class = true;
+      } else if (c == '(') {
+        ++depth;
+      } else if (c == ')' && --depth == 0) {
+        return i;
+      }
+    }
+    return std::string::npos;
+  };
+  std::vector<std::size_t> open_groups;  // ends of the groups being descended into
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (!open_groups.empty() && i == open_groups.back()) {  // the ')' of a group we descended into
+      open_groups.pop_back();
+      continue;
+    }
+    if (c == '|') return std::nullopt;
+    if (c == '(') {
+      auto close = group_end(i);
+      if (close == std::string::npos) return std::nullopt;
+      std::string_view head(text.data() + i, std::min<std::size_t>(4, text.size() - i));
+      bool lookaround = head.starts_with("(?=") || head.starts_with("(?!") || head.starts_with("(?<=") ||
+                        head.starts_with("(?<!");
+      bool plain_group = !head.starts_with("(?") || head.starts_with("(?:") || head.starts_with("(?<") ||
+                         head.starts_with("(?P<") || head.starts_with("(?'");
+      if (!lookaround && !plain_group) return std::nullopt;  // (?i) and other modifiers
+      if (lookaround || quantified(close + 1)) {
+        end_run();
+        i = close;  // skip the whole group
+        continue;
+      }
+      // Descend: skip the group's header up to its contents.
+      std::size_t body = i + 1;
+      if (text[body] == '?') {
+        if (text.compare(body, 2, "?:") == 0) {
+          body += 2;
+        } else {
+          auto name_end = text.find_first_of(">'", body + 2);
+          if (name_end == std::string::npos || name_end > close) return std::nullopt;
+          body = name_end + 1;
+        }
+      }
+      open_groups.push_back(close);
+      i = body - 1;
+      continue;
+    }
+    char literal = 0;
+    std::size_t next = i + 1;
+    if (c == '\\') {
+      if (i + 1 >= text.size()) return std::nullopt;
+      char e = text[i + 1];
+      next = i + 2;
+      if (std::isalnum(static_cast<unsigned char>(e)) || e == '<' || e == '>' || e == '`' || e == '\'') {
+        end_run();  // \d \w \b \x41 \Q ...: not a plain character
+        i = next - 1;
+        continue;
+      }
+      literal = e;
+    } else if (c == '[') {
+      end_run();
+      auto close = text.find(']', i + 2);
+      if (close == std::string::npos) return std::nullopt;
+      i = close;
+      continue;
+    } else if (std::strchr(".^$?*+{}", c) != nullptr) {
+      end_run();
+      continue;
+    } else {
+      literal = c;
+    }
+    if (quantified(next)) {
+      bool at_least_once = text[next] == '+';
+      end_run();
+      if (at_least_once) run += literal;
+      end_run();
+    } else {
+      run += literal;
+    }
+    i = next - 1;
+  }
+  end_run();
+  if (best.size() < 4) return std::nullopt;
+  return best;
+}
+
+// A quick "can anything match in this chunk?": each pattern's required literal, looked for in one pass
+// (Horspool over a set of needles: the shift is the smallest any needle allows). It may say "maybe" too
+// often, never too rarely; without a literal for every pattern there is no prefilter and each line is
+// searched.
+struct Prefilter {
+  std::vector<std::string> literals;
+  std::size_t window = 0;  // the shortest literal's length
+  std::array<std::uint8_t, 256> shift{};
+  std::array<std::vector<std::uint8_t>, 256> ending_with;  // needles by their byte at window - 1
+
+  void prepare() {
+    window = literals.front().size();
+    for (const auto& literal : literals)
+      window = std::min(window, literal.size());
+    window = std::min<std::size_t>(window, 255);
+    shift.fill(static_cast<std::uint8_t>(window));
+    for (const auto& literal : literals) {
+      for (std::size_t i = 0; i + 1 < window; ++i) {
+        auto& entry = shift[static_cast<unsigned char>(literal[i])];
+        entry = std::min<std::uint8_t>(entry, static_cast<std::uint8_t>(window - 1 - i));
+      }
+    }
+    for (std::size_t i = 0; i < literals.size() && i < 256; ++i)
+      ending_with[static_cast<unsigned char>(literals[i][window - 1])].push_back(
+          static_cast<std::uint8_t>(i));
+  }
+
+  bool maybe(std::string_view chunk) const {
+    const char* data = chunk.data();
+    const std::size_t size = chunk.size();
+    for (std::size_t end = window - 1; end < size;) {
+      auto byte = static_cast<unsigned char>(data[end]);
+      const auto& candidates = ending_with[byte];
+      if (!candidates.empty()) {
+        std::size_t start = end + 1 - window;
+        for (auto index : candidates) {
+          const auto& literal = literals[index];
+          if (data[start] == literal[0] && literal.size() <= size - start &&
+              std::memcmp(data + start, literal.data(), literal.size()) == 0)
+            return true;
+        }
+      }
+      end += shift[byte];
+    }
+    return false;
+  }
+};
+
+std::unique_ptr<Prefilter> build_prefilter(const ExpectRequest& request) {
+  auto prefilter = std::make_unique<Prefilter>();
+  for (const auto* list : {&request.any_of, &request.must_not})
+    for (const auto& pattern : *list) {
+      auto literal = required_literal(pattern);
+      if (!literal) return nullptr;
+      prefilter->literals.push_back(std::move(*literal));
+    }
+  if (prefilter->literals.empty() || prefilter->literals.size() > 256) return nullptr;
+  prefilter->prepare();
+  return prefilter;
+}
+
+}  // namespace
+
 struct Console::Impl {
   struct Waiter {
     const ExpectRequest* request = nullptr;
+    const Prefilter* prefilter = nullptr;
     bool done = false;
     ExpectResult result;
   };
 
   Impl(serial::Port& p, ConsoleOptions o)
-      : port(p), options(std::move(o)), framer(options.max_line_length, options.prompts), epoch(Clock::now()) {}
+      : port(p),
+        options(std::move(o)),
+        framer(options.max_line_length, options.prompts),
+        epoch(Clock::now()) {}
 
   serial::Port& port;
   ConsoleOptions options;
@@ -266,19 +448,22 @@ struct Console::Impl {
     std::vector<char> buffer(64 * 1024);
     std::vector<Line> fresh;
     std::string text_chunk;
-    std::optional<Clock::time_point> partial_since;  // when the unterminated line last grew
+    std::size_t carried = 0;  // bytes of the partial line carried into the current read
+    // When the unterminated line last grew (a plain time_point: gcc 12 -O3 warns on an optional one).
+    bool has_partial = false;
+    Clock::time_point partial_since{};
     bool partial_published = false;
     while (!stop) {
-      auto deadline = partial_since && !partial_published ? *partial_since + options.partial_line_after
-                                                          : Clock::now() + std::chrono::hours(1);
+      auto deadline = has_partial && !partial_published ? partial_since + options.partial_line_after
+                                                        : Clock::now() + std::chrono::hours(1);
       auto result = port.read(buffer, deadline);
       if (stop) break;
       auto now = Clock::now();
       if (result.status == serial::ReadStatus::timeout) {
-        if (partial_since && !partial_published && now >= *partial_since + options.partial_line_after) {
+        if (has_partial && !partial_published && now >= partial_since + options.partial_line_after) {
           partial_published = true;
           std::lock_guard lock(mutex);
-          partial = Line{next_seq, *partial_since, framer.partial(), false, true};
+          partial = Line{next_seq, partial_since, framer.partial(), false, true};
           if (waiter != nullptr && next_seq >= mark) {
             evaluate(*waiter, *partial);
             if (waiter->done) changed.notify_all();
@@ -294,16 +479,14 @@ struct Console::Impl {
       if (result.status == serial::ReadStatus::data) {
         std::string_view data(buffer.data(), result.size);
         bytes += data.size();
+        carried = framer.partial().size();
         framer.feed(data, on_line);
-        if (framer.partial().empty()) {
-          partial_since.reset();
-        } else {
-          partial_since = now;
-        }
+        has_partial = !framer.partial().empty();
+        partial_since = now;
         partial_published = false;
       } else {
         framer.flush(on_line);
-        partial_since.reset();
+        has_partial = false;
       }
       {
         std::lock_guard lock(log_mutex);
@@ -326,9 +509,16 @@ struct Console::Impl {
       }
       std::lock_guard lock(mutex);
       partial.reset();
+      bool maybe = waiter != nullptr && !waiter->done;
+      if (maybe && waiter->prefilter != nullptr && result.status == serial::ReadStatus::data) {
+        // Search the bytes as read (no copy); a literal can only straddle the previous read in the first
+        // line completed now, which holds the carried-over start.
+        maybe = waiter->prefilter->maybe(std::string_view(buffer.data(), result.size)) ||
+                (carried > 0 && !fresh.empty() && waiter->prefilter->maybe(fresh.front().text));
+      }
       for (auto& line : fresh) {
         line.seq = next_seq++;
-        if (waiter != nullptr && line.seq >= mark) evaluate(*waiter, line);
+        if (maybe && line.seq >= mark) evaluate(*waiter, line);
         push_line(std::move(line));
       }
       lines += fresh.size();
@@ -342,7 +532,8 @@ struct Console::Impl {
   }
 };
 
-Console::Console(serial::Port& port, ConsoleOptions options) : impl_(std::make_unique<Impl>(port, std::move(options))) {
+Console::Console(serial::Port& port, ConsoleOptions options)
+    : impl_(std::make_unique<Impl>(port, std::move(options))) {
   set_logs(impl_->options.raw_log, impl_->options.text_log);
   impl_->reader = std::thread([this] { impl_->run(); });
 }
@@ -368,11 +559,15 @@ ExpectResult Console::expect(const ExpectRequest& request) {
   auto& impl = *impl_;
   Impl::Waiter waiter;
   waiter.request = &request;
+  auto prefilter = build_prefilter(request);
+  waiter.prefilter = prefilter.get();
   std::unique_lock lock(impl.mutex);
-  if (impl.waiter != nullptr) throw std::logic_error("expect: another expect is already waiting on this console");
+  if (impl.waiter != nullptr)
+    throw std::logic_error("expect: another expect is already waiting on this console");
   // Lines since the mark that arrived before this call.
   std::uint64_t dropped = 0;
-  if (!impl.window.empty() && impl.window.front().seq > impl.mark) dropped = impl.window.front().seq - impl.mark;
+  if (!impl.window.empty() && impl.window.front().seq > impl.mark)
+    dropped = impl.window.front().seq - impl.mark;
   for (const auto& line : impl.window) {
     if (line.seq < impl.mark) continue;
     impl.evaluate(waiter, line);
@@ -394,13 +589,15 @@ ExpectResult Console::expect(const ExpectRequest& request) {
     patterns += fmt::format("{}\"{}\"", patterns.empty() ? "" : ", ", pattern.text());
   if (impl.vanished) {
     result.status = ExpectStatus::vanished;
-    result.reason = impl.mask(fmt::format("port vanished ({}) while waiting for {}", *impl.vanished, patterns));
+    result.reason =
+        impl.mask(fmt::format("port vanished ({}) while waiting for {}", *impl.vanished, patterns));
   } else {
     result.status = ExpectStatus::timeout;
     result.reason = impl.mask(fmt::format("timed out waiting for {}", patterns));
   }
   if (dropped > 0)
-    result.reason += fmt::format(" ({} line(s) since the mark had left the window before this wait began)", dropped);
+    result.reason +=
+        fmt::format(" ({} line(s) since the mark had left the window before this wait began)", dropped);
   result.evidence = impl.evidence_locked();
   return result;
 }
@@ -416,7 +613,8 @@ std::uint64_t Console::mark_seq() const {
   return impl_->mark;
 }
 
-void Console::send_line(std::string_view text, std::string_view line_ending, std::chrono::milliseconds per_char_delay) {
+void Console::send_line(std::string_view text, std::string_view line_ending,
+                        std::chrono::milliseconds per_char_delay) {
   impl_->note(fmt::format("sent \"{}\"", text));
   std::string bytes = std::string(text) + std::string(line_ending);
   if (per_char_delay.count() <= 0) {
@@ -442,7 +640,8 @@ void Console::set_logs(const std::filesystem::path& raw_log, const std::filesyst
     if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
     std::FILE* file = std::fopen(path.c_str(), "ab");
     if (file == nullptr)
-      throw std::runtime_error(fmt::format("cannot open log file {}: {}", path.string(), std::strerror(errno)));
+      throw std::runtime_error(
+          fmt::format("cannot open log file {}: {}", path.string(), std::strerror(errno)));
     return file;
   };
   std::FILE* new_raw = open(raw_log);

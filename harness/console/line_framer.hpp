@@ -22,7 +22,8 @@ class LineFramer {
     if (after_cr_ && at < end && *at == '\n') ++at;
     after_cr_ = false;
     while (at < end) {
-      const char* newline = static_cast<const char*>(std::memchr(at, '\n', static_cast<std::size_t>(end - at)));
+      const char* newline =
+          static_cast<const char*>(std::memchr(at, '\n', static_cast<std::size_t>(end - at)));
       const char* stop = newline != nullptr ? newline : end;
       const char* cr = static_cast<const char*>(std::memchr(at, '\r', static_cast<std::size_t>(stop - at)));
       const char* terminator = cr != nullptr ? cr : newline;

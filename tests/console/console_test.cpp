@@ -29,7 +29,8 @@ struct EchoBoard {
   void print(std::string_view bytes) { port->write(bytes); }
 };
 
-ExpectRequest request(std::vector<Pattern> any_of, Clock::duration within, std::vector<Pattern> must_not = {}) {
+ExpectRequest request(std::vector<Pattern> any_of, Clock::duration within,
+                      std::vector<Pattern> must_not = {}) {
   ExpectRequest r;
   r.any_of = std::move(any_of);
   r.must_not = std::move(must_not);
@@ -52,9 +53,9 @@ TEST(Console, AnyOfSaysWhichPatternMatched) {
   EchoBoard board;
   Console console(*board.port, {});
   board.print("[300] State: WAIT_CONFIG\n");
-  auto result = console.expect(request(
-      {Pattern::literal("State: RUNNING"), Pattern::regex("State: (?<state>WAIT_\\w+)"), Pattern::literal("x")},
-      10s));
+  auto result = console.expect(request({Pattern::literal("State: RUNNING"),
+                                        Pattern::regex("State: (?<state>WAIT_\\w+)"), Pattern::literal("x")},
+                                       10s));
   ASSERT_TRUE(result.ok()) << result.describe();
   EXPECT_EQ(result.pattern_index, 1);
   EXPECT_EQ(result.captures.at("state"), "WAIT_CONFIG");
@@ -89,8 +90,9 @@ TEST(Console, MustNotAppearFailsTheMomentItAppears) {
   EchoBoard board;
   Console console(*board.port, {});
   auto waiting = std::async(std::launch::async, [&] {
-    return console.expect(request({Pattern::literal("Ready")}, 20s,
-                                  {Pattern::literal("Backtrace:"), Pattern::literal("Guru Meditation Error")}));
+    return console.expect(
+        request({Pattern::literal("Ready")}, 20s,
+                {Pattern::literal("Backtrace:"), Pattern::literal("Guru Meditation Error")}));
   });
   std::this_thread::sleep_for(50ms);
   auto printed_at = Clock::now();
@@ -272,7 +274,8 @@ TEST(Console, SendLineWithPerCharacterDelay) {
 }
 
 TEST(Console, ResetMarksThenRunsTheStrategy) {
-  auto port = spawn({"sh", "-c", "trap 'echo \"[0] Booting\"' USR1; echo '[0] Booting'; while :; do sleep 0.05; done"});
+  auto port = spawn(
+      {"sh", "-c", "trap 'echo \"[0] Booting\"' USR1; echo '[0] Booting'; while :; do sleep 0.05; done"});
   Console console(*port, {});
   ASSERT_TRUE(console.expect(Pattern::literal("Booting"), 10s).ok());
   std::this_thread::sleep_for(50ms);
@@ -322,6 +325,50 @@ TEST(Console, BadPatternsAndRequestsAreRefused) {
   EchoBoard board;
   Console console(*board.port, {});
   EXPECT_THROW(console.expect(ExpectRequest{}), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace provhil::console
+
+namespace provhil::console {
+namespace {
+
+// Chunks in which no pattern's required literal occurs are skipped in one pass; this checks that no pattern
+// shape ever loses a match that way (optional parts, groups, alternation, case folding, lookahead, anchors).
+TEST(Console, ChunkPrefilterNeverHidesAMatch) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"(colou?r: (?<c>red))", "[5] color: red"},
+      {R"((?:WiFi|wifi) up)", "[5] wifi up"},
+      {R"(a+bcdefg)", "[5] aaabcdefg"},
+      {R"(x{2}yyyy)", "[5] xxyyyy"},
+      {R"(\(paren\) tail)", "[5] (paren) tail"},
+      {R"([Ee]rror code \d+)", "[5] error code 12"},
+      {R"((?i)guru meditation)", "[5] GURU MEDITATION"},
+      {R"(Ready(?= now))", "[5] Ready now"},
+      {R"(ab(cd)?efgh)", "[5] abefgh"},
+      {R"(^\[\d+\] Boot$)", "[5] Boot"},
+      {R"(State: (?<s>RUN)NING)", "[5] State: RUNNING"},
+  };
+  std::string filler;
+  for (int i = 0; i < 300; ++i)
+    filler += "[" + std::to_string(i) + "] Heartbeat: 45s, free heap: 12345 bytes\n";
+  for (const auto& [pattern, line] : cases) {
+    auto port = spawn({"cat"});
+    Console console(*port, {});
+    ExpectRequest r;
+    r.any_of = {Pattern::regex("never printed at all"), Pattern::regex(pattern)};
+    r.must_not = {Pattern::literal("Backtrace:")};
+    r.deadline = Clock::now() + 10s;
+    auto waiting = std::async(std::launch::async, [&] { return console.expect(r); });
+    std::this_thread::sleep_for(20ms);
+    port->write(filler + line.substr(0, 6));  // the match straddles two reads
+    std::this_thread::sleep_for(30ms);
+    port->write(line.substr(6) + "\n" + filler);
+    auto result = waiting.get();
+    EXPECT_TRUE(result.ok()) << pattern << ": " << result.reason;
+    EXPECT_EQ(result.pattern_index, 1) << pattern;
+    EXPECT_EQ(result.line.text, line) << pattern;
+  }
 }
 
 }  // namespace

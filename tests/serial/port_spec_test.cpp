@@ -51,7 +51,8 @@ TEST(PortSpec, TcpAndRfc2217) {
   EXPECT_EQ(v6.host, "::1");
   EXPECT_EQ(v6.tcp_port, 4000);
   EXPECT_EQ(parse_port_spec("rfc2217://10.0.0.5:2217").kind, PortKind::rfc2217);
-  for (const char* text : {"tcp://host", "tcp://:4000", "tcp://host:0", "tcp://host:70000", "tcp://host:12ab"})
+  for (const char* text :
+       {"tcp://host", "tcp://:4000", "tcp://host:0", "tcp://host:70000", "tcp://host:12ab"})
     EXPECT_THROW(parse_port_spec(text), std::invalid_argument) << text;
 }
 

@@ -41,13 +41,18 @@ TEST(ResetParse, BadValuesSayWhatIsAccepted) {
     }
     return "accepted";
   };
-  EXPECT_NE(message([] { parse_reset_strategy("power-cycle"); }).find("accepted: esp32-dtr-rts"), std::string::npos);
+  EXPECT_NE(message([] { parse_reset_strategy("power-cycle"); }).find("accepted: esp32-dtr-rts"),
+            std::string::npos);
   EXPECT_NE(message([] { parse_reset_strategy("none:x"); }).find("takes no"), std::string::npos);
   EXPECT_NE(message([] { parse_reset_strategy("command:"); }).find("needs a program"), std::string::npos);
   EXPECT_NE(message([] { parse_reset_strategy("signal:SIGNOPE"); }).find("SIGNOPE"), std::string::npos);
-  EXPECT_NE(message([] { parse_reset_strategy("dtr-pulse", {{"pulse_ms", "soon"}}); }).find("soon"),
+  EXPECT_NE(message([] {
+              parse_reset_strategy("dtr-pulse", {{"pulse_ms", "soon"}});
+            }).find("soon"),
             std::string::npos);
-  EXPECT_NE(message([] { parse_reset_strategy("dtr-pulse", {{"colour", "red"}}); }).find("unknown"),
+  EXPECT_NE(message([] {
+              parse_reset_strategy("dtr-pulse", {{"colour", "red"}});
+            }).find("unknown"),
             std::string::npos);
 }
 
@@ -96,7 +101,8 @@ TEST(ResetRun, ModemLineStrategiesFailOnAPty) {
 TEST(ResetRun, ExternalCommandGetsTheBoardName) {
   provhil::test::TempDir dir;
   auto out = dir / "called";
-  auto strategy = parse_reset_strategy("command:sh -c 'echo \"$0 $PROVHIL_BOARD\" > " + out.string() + "' {board}");
+  auto strategy =
+      parse_reset_strategy("command:sh -c 'echo \"$0 $PROVHIL_BOARD\" > " + out.string() + "' {board}");
   auto port = spawn_sh("exec sleep 30");
   perform_reset(strategy, *port, "devkit-a");
   EXPECT_EQ(provhil::test::read_file(out), "devkit-a devkit-a\n");
@@ -123,7 +129,8 @@ TEST(ResetRun, HangingCommandIsKilledAtItsDeadline) {
     perform_reset(strategy, *port, "b");
     FAIL() << "no error";
   } catch (const ResetError& error) {
-    EXPECT_NE(std::string(error.what()).find("did not finish within 200 ms"), std::string::npos) << error.what();
+    EXPECT_NE(std::string(error.what()).find("did not finish within 200 ms"), std::string::npos)
+        << error.what();
   }
   EXPECT_GE(Clock::now() - start, 200ms);
   EXPECT_LT(Clock::now() - start, 5s);
