@@ -1,15 +1,65 @@
+// `provhil validate [PATHS...]`: checks scenario, inventory and dialect files without touching a board.
+#include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include <chrono>
+
 #include "cli/commands.hpp"
+#include "common/exit_codes.hpp"
+#include "scenario/loader.hpp"
 
 namespace provhil::cli {
 
+namespace {
+
+struct ValidateOptions {
+  std::vector<std::string> paths;
+  std::string lab = "fixtures/boards.yaml";
+  bool require_secrets = false;
+  bool quiet = false;
+};
+
+int run_validate(const ValidateOptions& options) {
+  using scenario::Diagnostic;
+  auto started = std::chrono::steady_clock::now();
+  std::vector<std::filesystem::path> paths(options.paths.begin(), options.paths.end());
+  if (paths.empty()) paths.emplace_back("scenarios");
+  scenario::InventoryOptions inventory_options;
+  inventory_options.require_secrets = options.require_secrets;
+  auto report = scenario::validate_paths(paths, options.lab, inventory_options);
+  int errors = 0;
+  int warnings = 0;
+  for (const auto& d : report.diagnostics) {
+    (d.severity == Diagnostic::Severity::error ? errors : warnings)++;
+    if (options.quiet && d.severity == Diagnostic::Severity::warning) continue;
+    fmt::print(stderr, "{}\n", d.to_string());
+  }
+  auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (!options.quiet || errors > 0)
+    fmt::print(
+        "provhil validate: {} files ({} scenarios, inventory {}): {} error{}, {} warning{} in {:.3f} s\n",
+        report.files_checked, report.scenarios, options.lab, errors, errors == 1 ? "" : "s", warnings,
+        warnings == 1 ? "" : "s", elapsed);
+  return to_int(errors > 0 ? ExitCode::usage : ExitCode::passed);
+}
+
+}  // namespace
+
 void add_validate_command(CLI::App& app, int& exit_code) {
+  auto options = std::make_shared<ValidateOptions>();
   auto* command = app.add_subcommand(
-      "validate", "Check scenario, inventory and dialect files without touching any board");
-  command->allow_extras();
-  command->callback(
-      [&exit_code] { exit_code = not_built_yet("validate", "the scenario loader has not landed yet"); });
+      "validate",
+      "Check scenario, inventory and dialect files without touching any board (exit 2 on any error)");
+  command->add_option(
+      "paths", options->paths,
+      "Scenario files or folders (searched for *.yaml); inventories and dialects found there are "
+      "checked too (default: scenarios)");
+  command->add_option("--lab", options->lab, "Lab inventory to check scenarios against")
+      ->capture_default_str();
+  command->add_flag("--require-secrets", options->require_secrets,
+                    "Treat a secret that cannot be resolved (unset env variable, missing key) as an error");
+  command->add_flag("-q,--quiet", options->quiet, "Print errors only");
+  command->callback([options, &exit_code] { exit_code = run_validate(*options); });
 }
 
 }  // namespace provhil::cli

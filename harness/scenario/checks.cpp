@@ -28,13 +28,15 @@ namespace {
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t j = 0; j <= b.size(); ++j)
+    row[j] = j;
   for (std::size_t i = 1; i <= a.size(); ++i) {
     std::size_t diagonal = row[0];
     row[0] = i;
     for (std::size_t j = 1; j <= b.size(); ++j) {
       std::size_t above = row[j];
-      bool same = std::tolower(static_cast<unsigned char>(a[i - 1])) == std::tolower(static_cast<unsigned char>(b[j - 1]));
+      bool same = std::tolower(static_cast<unsigned char>(a[i - 1])) ==
+                  std::tolower(static_cast<unsigned char>(b[j - 1]));
       row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (same ? 0 : 1)});
       diagonal = above;
     }
@@ -69,7 +71,8 @@ std::string did_you_mean(std::string_view word, const std::vector<std::string>& 
 std::optional<Duration> parse_duration(std::string_view text) {
   // A number (integer or decimal) directly followed by one unit.
   std::size_t i = 0;
-  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) ++i;
+  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.'))
+    ++i;
   if (i == 0 || i == text.size()) return std::nullopt;
   std::string_view number = text.substr(0, i);
   std::string_view unit = text.substr(i);
@@ -79,11 +82,16 @@ std::optional<Duration> parse_duration(std::string_view text) {
   auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
   if (ec != std::errc{} || end != number.data() + number.size()) return std::nullopt;
   double ms = 0;
-  if (unit == "ms") ms = value;
-  else if (unit == "s") ms = value * 1000;
-  else if (unit == "m" || unit == "min") ms = value * 60'000;
-  else if (unit == "h") ms = value * 3'600'000;
-  else return std::nullopt;
+  if (unit == "ms")
+    ms = value;
+  else if (unit == "s")
+    ms = value * 1000;
+  else if (unit == "m" || unit == "min")
+    ms = value * 60'000;
+  else if (unit == "h")
+    ms = value * 3'600'000;
+  else
+    return std::nullopt;
   if (ms > 7 * 24 * 3'600'000.0) return std::nullopt;  // a week: anything longer is a typo
   return Duration{static_cast<Duration::rep>(std::llround(ms))};
 }
@@ -101,7 +109,8 @@ class Scope {
   }
   std::vector<std::string> all() const {
     std::vector<std::string> out;
-    for (const auto& name : names_) out.push_back(name);
+    for (const auto& name : names_)
+      out.push_back(name);
     return out;
   }
 
@@ -119,35 +128,41 @@ class ScenarioChecker {
       : s_(scenario), inventory_(inventory), dialects_(dialects), out_(out) {}
 
   void run() {
-    std::vector<const Board*> boards;
+    auto& boards = boards_;
     for (const auto& board : inventory_.boards)
       if (matches(s_.boards, board)) boards.push_back(&board);
     if (boards.empty()) report_no_board();
     for (const auto* board : boards) {
       const Dialect* dialect = dialects_.find(board->dialect);
-      if (dialect && std::find(dialects_of_boards_.begin(), dialects_of_boards_.end(), dialect) == dialects_of_boards_.end())
+      if (dialect && std::find(dialects_of_boards_.begin(), dialects_of_boards_.end(), dialect) ==
+                         dialects_of_boards_.end())
         dialects_of_boards_.push_back(dialect);
     }
     Scope scope;
-    for (const auto* name : {"board.name", "board.port", "board.dialect", "board.token", "interceptor.host",
-                             "interceptor.port"})
+    for (const auto* name :
+         {"board.name", "board.port", "board.dialect", "board.token", "interceptor.host", "interceptor.port"})
       scope.define(name);
     // Board vars that every matched board defines.
     if (!boards.empty()) {
       for (const auto& [key, value] : boards.front()->vars) {
-        bool everywhere = std::all_of(boards.begin(), boards.end(), [&](const Board* b) { return b->vars.count(key) > 0; });
+        bool everywhere =
+            std::all_of(boards.begin(), boards.end(), [&](const Board* b) { return b->vars.count(key) > 0; });
         if (everywhere) scope.define("board." + key);
       }
     }
     const Lab& lab = inventory_.lab;
-    if (lab.wifi_ssid.value || lab.wifi_ssid.source != SecretValue::Source::literal) scope.define("lab.wifi.ssid");
-    if (lab.wifi_pass.value || lab.wifi_pass.source != SecretValue::Source::literal) scope.define("lab.wifi.pass");
-    for (const auto& [key, value] : lab.values) scope.define("lab." + key);
+    if (lab.wifi_ssid.value || lab.wifi_ssid.source != SecretValue::Source::literal)
+      scope.define("lab.wifi.ssid");
+    if (lab.wifi_pass.value || lab.wifi_pass.source != SecretValue::Source::literal)
+      scope.define("lab.wifi.pass");
+    for (const auto& [key, value] : lab.values)
+      scope.define("lab." + key);
     for (const auto& var : s_.vars) {
       check_text(var.value, var.where, scope);
       scope.define(var.name);
     }
-    for (const auto* block : {&s_.setup, &s_.steps, &s_.teardown}) check_steps(*block, scope);
+    for (const auto* block : {&s_.setup, &s_.steps, &s_.teardown})
+      check_steps(*block, scope);
   }
 
  private:
@@ -156,6 +171,7 @@ class ScenarioChecker {
   const DialectSet& dialects_;
   std::vector<Diagnostic>& out_;
   std::vector<const Dialect*> dialects_of_boards_;
+  std::vector<const Board*> boards_;  // the boards the selector matches
 
   void error(const SourceLocation& where, std::string message) {
     out_.push_back(Diagnostic{Diagnostic::Severity::error, where, std::move(message)});
@@ -188,9 +204,24 @@ class ScenarioChecker {
     for (const auto& ref : find_references(text)) {
       if (scope.defined(ref.name)) continue;
       auto candidates = scope.all();
-      auto suggestion = did_you_mean(ref.name, candidates);
+      std::string suggestion;
+      if (ref.name.rfind("vars.", 0) == 0) {
+        suggestion = did_you_mean(ref.name.substr(5), candidates);
+        if (!suggestion.empty()) suggestion = "vars." + suggestion;
+      } else {
+        suggestion = did_you_mean(ref.name, candidates);
+      }
       std::string what = fmt::format("undefined variable '${{{}}}'", ref.name);
       if (!suggestion.empty()) what += fmt::format("; did you mean '${{{}}}'?", suggestion);
+      if (ref.name.rfind("board.", 0) == 0) {
+        // A board var that only some of the matched boards define.
+        std::vector<std::string> with;
+        std::vector<std::string> without;
+        for (const Board* board : boards_)
+          (board->vars.count(ref.name.substr(6)) ? with : without).push_back(board->name);
+        if (!with.empty())
+          what += fmt::format(" (board var '{}' is missing on {})", ref.name.substr(6), join(without));
+      }
       what += fmt::format(" (defined here: {})", join(candidates));
       error(where, std::move(what));
     }
@@ -203,10 +234,11 @@ class ScenarioChecker {
       const auto& table = state ? dialect->states : dialect->events;
       if (table.count(m.pattern)) continue;
       std::vector<std::string> names;
-      for (const auto& [name, pattern] : table) names.push_back(name);
+      for (const auto& [name, pattern] : table)
+        names.push_back(name);
       auto suggestion = did_you_mean(m.pattern, names);
-      error(m.where, fmt::format("unknown {} '{}' in dialect {}{} (expected one of: {})", state ? "state" : "event",
-                                 m.pattern, dialect->name,
+      error(m.where, fmt::format("unknown {} '{}' in dialect {}{} (expected one of: {})",
+                                 state ? "state" : "event", m.pattern, dialect->name,
                                  suggestion.empty() ? "" : fmt::format("; did you mean '{}'?", suggestion),
                                  join(names)));
     }
@@ -222,10 +254,13 @@ class ScenarioChecker {
       auto it = dialect->events.find(m.pattern);
       if (it == dialect->events.end()) return {};
       auto names = detail::named_groups(it->second.regex);
-      if (first) common = names;
+      if (first)
+        common = names;
       else
         common.erase(std::remove_if(common.begin(), common.end(),
-                                    [&](const std::string& n) { return std::find(names.begin(), names.end(), n) == names.end(); }),
+                                    [&](const std::string& n) {
+                                      return std::find(names.begin(), names.end(), n) == names.end();
+                                    }),
                      common.end());
       first = false;
     }
@@ -234,21 +269,27 @@ class ScenarioChecker {
 
   void check_steps(const std::vector<Step>& steps, Scope& scope) {
     for (const auto& step : steps) {
-      for (const auto& site : step.templates) check_text(site.text, site.where, scope);
+      for (const auto& site : step.templates)
+        check_text(site.text, site.where, scope);
       if (const auto* expect = std::get_if<ExpectStep>(&step.body)) {
-        for (const auto& m : expect->any_of) check_matcher(m);
-        for (const auto& m : expect->must_not) check_matcher(m);
         for (const auto& m : expect->any_of)
-          for (const auto& name : groups_of(m)) scope.define(name);
+          check_matcher(m);
+        for (const auto& m : expect->must_not)
+          check_matcher(m);
+        for (const auto& m : expect->any_of)
+          for (const auto& name : groups_of(m))
+            scope.define(name);
       } else if (const auto* capture = std::get_if<CaptureStep>(&step.body)) {
         check_matcher(capture->from);
         auto names = groups_of(capture->from);
         if (capture->from.kind == Matcher::Kind::event && names.empty() && !dialects_of_boards_.empty() &&
             dialects_of_boards_.front()->events.count(capture->from.pattern))
-          error(capture->from.where, fmt::format("event '{}' has no named group in every dialect of the matched "
-                                                 "boards: nothing to capture",
-                                                 capture->from.pattern));
-        for (const auto& name : names) scope.define(name);
+          error(capture->from.where,
+                fmt::format("event '{}' has no named group in every dialect of the matched "
+                            "boards: nothing to capture",
+                            capture->from.pattern));
+        for (const auto& name : names)
+          scope.define(name);
       } else if (const auto* repeat = std::get_if<RepeatStep>(&step.body)) {
         check_steps(repeat->steps, scope);
       } else if (const auto* retry = std::get_if<RetryStep>(&step.body)) {
@@ -263,7 +304,8 @@ FileKind kind_of_text(std::string_view text) {
   std::size_t pos = 0;
   while (pos < text.size()) {
     auto end = text.find('\n', pos);
-    std::string_view line = text.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
+    std::string_view line =
+        text.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
     auto starts = [&](std::string_view key) {
       return line.rfind(key, 0) == 0 && line.size() > key.size() && (line[key.size()] == ':');
     };
@@ -288,15 +330,16 @@ std::vector<Diagnostic> check_scenario(const Scenario& scenario, const Inventory
 std::vector<Diagnostic> check_inventory(const Inventory& inventory, const DialectSet& dialects) {
   std::vector<Diagnostic> out;
   std::vector<std::string> names;
-  for (const auto& [name, dialect] : dialects.by_name) names.push_back(name);
+  for (const auto& [name, dialect] : dialects.by_name)
+    names.push_back(name);
   for (const auto& board : inventory.boards) {
     if (dialects.find(board.dialect)) continue;
     auto suggestion = did_you_mean(board.dialect, names);
-    out.push_back(Diagnostic{Diagnostic::Severity::error, board.where,
-                             fmt::format("board '{}' uses unknown dialect '{}'{} (dialects in {}: {})", board.name,
-                                         board.dialect,
-                                         suggestion.empty() ? "" : fmt::format("; did you mean '{}'?", suggestion),
-                                         inventory.dialects_dir.string(), names.empty() ? "none" : join(names))});
+    out.push_back(Diagnostic{
+        Diagnostic::Severity::error, board.where,
+        fmt::format("board '{}' uses unknown dialect '{}'{} (dialects in {}: {})", board.name, board.dialect,
+                    suggestion.empty() ? "" : fmt::format("; did you mean '{}'?", suggestion),
+                    inventory.dialects_dir.string(), names.empty() ? "none" : join(names))});
   }
   return out;
 }
@@ -308,7 +351,8 @@ std::vector<std::filesystem::path> find_scenario_files(const std::vector<std::fi
     std::error_code ec;
     if (std::filesystem::is_directory(path, ec)) {
       std::vector<std::filesystem::path> found;
-      for (std::filesystem::recursive_directory_iterator it(path, ec), end; !ec && it != end; it.increment(ec)) {
+      for (std::filesystem::recursive_directory_iterator it(path, ec), end; !ec && it != end;
+           it.increment(ec)) {
         auto ext = it->path().extension();
         if (it->is_regular_file() && (ext == ".yaml" || ext == ".yml")) found.push_back(it->path());
       }
@@ -333,11 +377,13 @@ FileKind detect_file_kind(const std::filesystem::path& file) {
 }
 
 ValidationReport validate_paths(const std::vector<std::filesystem::path>& paths,
-                                const std::filesystem::path& inventory_file, const InventoryOptions& options) {
+                                const std::filesystem::path& inventory_file,
+                                const InventoryOptions& options) {
   ValidationReport report;
   auto& out = report.diagnostics;
   auto append = [&out](std::vector<Diagnostic>&& more) {
-    for (auto& d : more) out.push_back(std::move(d));
+    for (auto& d : more)
+      out.push_back(std::move(d));
   };
   std::set<std::filesystem::path> loaded;  // canonical paths already checked through the inventory
   auto canonical = [](const std::filesystem::path& p) {
@@ -371,24 +417,32 @@ ValidationReport validate_paths(const std::vector<std::filesystem::path>& paths,
     ++report.files_checked;
     auto text = detail::read_text_file(file);
     if (!text) {
-      out.push_back(Diagnostic{Diagnostic::Severity::error, SourceLocation{file.string(), 0, 0}, "cannot read the file"});
+      out.push_back(Diagnostic{Diagnostic::Severity::error, SourceLocation{file.string(), 0, 0},
+                               "cannot read the file"});
       continue;
     }
     switch (kind_of_text(*text)) {
       case FileKind::scenario: {
         ++report.scenarios;
         auto scenario = parse_scenario(*text, file.string());
-        append(std::move(scenario.diagnostics));
-        if (!scenario.value) break;
-        if (!scenario.value->name.empty()) {
-          auto [it, inserted] = scenario_names.emplace(scenario.value->name, file.string());
-          if (!inserted)
-            out.push_back(Diagnostic{Diagnostic::Severity::error, scenario.value->where,
-                                     fmt::format("scenario name '{}' is already used by {}: names must be unique "
-                                                 "(they name the reports)",
-                                                 scenario.value->name, it->second)});
+        auto found = std::move(scenario.diagnostics);
+        if (scenario.value) {
+          if (!scenario.value->name.empty()) {
+            auto [it, inserted] = scenario_names.emplace(scenario.value->name, file.string());
+            if (!inserted)
+              found.push_back(
+                  Diagnostic{Diagnostic::Severity::error, scenario.value->where,
+                             fmt::format("scenario name '{}' is already used by {}: names must be "
+                                         "unique (they name the reports)",
+                                         scenario.value->name, it->second)});
+          }
+          if (inventory_ok) {
+            auto more = check_scenario(*scenario.value, *inventory.value, dialects);
+            found.insert(found.end(), more.begin(), more.end());
+          }
         }
-        if (inventory_ok) append(check_scenario(*scenario.value, *inventory.value, dialects));
+        detail::sort_by_place(found);  // a file's findings top to bottom, loader's and checks' alike
+        append(std::move(found));
         break;
       }
       case FileKind::inventory: {
@@ -404,9 +458,10 @@ ValidationReport validate_paths(const std::vector<std::filesystem::path>& paths,
         append(std::move(load_dialect(file).diagnostics));
         break;
       case FileKind::unknown:
-        out.push_back(Diagnostic{Diagnostic::Severity::error, SourceLocation{file.string(), 1, 1},
-                                 "not a scenario, inventory or dialect file: expected a top-level key 'scenario:', "
-                                 "'boards:' or 'dialect:'"});
+        out.push_back(
+            Diagnostic{Diagnostic::Severity::error, SourceLocation{file.string(), 1, 1},
+                       "not a scenario, inventory or dialect file: expected a top-level key 'scenario:', "
+                       "'boards:' or 'dialect:'"});
         break;
     }
   }

@@ -298,15 +298,14 @@ class InventoryParser {
   ResetStrategy parse_reset(const YAML::Node& n) {
     ResetStrategy reset;
     const std::vector<std::string> kinds = {"esp32-dtr-rts", "console", "command", "none"};
-    YAML::Node kind = n;
     if (n.IsMap()) {
       r_.check_keys(n, {"strategy", "command", "pulse"}, "'reset'");
-      kind = n["strategy"];
-      if (!kind.IsDefined()) {
+      if (!n["strategy"].IsDefined()) {
         r_.error(n, "'reset' needs 'strategy' (esp32-dtr-rts, console, command or none)");
         return reset;
       }
     }
+    const YAML::Node kind = n.IsMap() ? n["strategy"] : n;
     auto name = r_.choice(kind, "reset strategy", kinds);
     if (!name) return reset;
     reset.kind = *name == "esp32-dtr-rts" ? ResetStrategy::Kind::esp32_dtr_rts
@@ -384,6 +383,7 @@ Loaded<Inventory> load_inventory(const std::filesystem::path& file, const Invent
   result.value->file = file;
   for (auto& d : parser.extra_)
     result.diagnostics.push_back(std::move(d));
+  detail::sort_by_place(result.diagnostics);
   return result;
 }
 

@@ -99,8 +99,10 @@ struct ApConfigStep {
   std::vector<NamedCheck> board_info;      // checks on top-level fields of board_info.json
   bool wifi_scan = false;                  // also fetch /wifi_scan.json
   std::vector<std::string> scan_contains;  // SSIDs the scan must list (templates); implies wifi_scan
-  std::vector<std::pair<std::string, std::string>> config;  // /config parameters in order (values: templates)
-  std::string expect_status = "ok";                         // the /config answer's "status"
+  // /config parameters in order (values: templates). Empty: /config is not called (only board_info,
+  // e.g. to read last_error after a failure).
+  std::vector<std::pair<std::string, std::string>> config;
+  std::string expect_status = "ok";  // the /config answer's "status"
 };
 
 // How many provision requests the interceptor must see for this step.
@@ -213,7 +215,7 @@ struct Step {
   StepBody body;
   SourceLocation where;                 // the step's kind key
   std::vector<TemplateSite> templates;  // this step's own templates (not its nested steps'), in order
-  std::string label() const;  // the name, or "<kind> at file:line"
+  std::string label() const;            // the name, or "<kind> at file:line"
 };
 
 // Default deadlines when a step has no `within`.

@@ -123,8 +123,9 @@ class ScenarioParser {
     }
     Step step;
     step.where = r_.where(item);
-    YAML::Node kind_key;
-    YAML::Node body;
+    // Optional, not a default YAML::Node: assigning to a yaml-cpp node writes through to what it refers to.
+    std::optional<YAML::Node> kind_key;
+    std::optional<YAML::Node> body_node;
     std::vector<std::string> allowed = step_kinds;
     allowed.push_back("name");
     allowed.push_back("within");
@@ -132,14 +133,14 @@ class ScenarioParser {
       const std::string& key = it->first.Scalar();
       if (key == "name" || key == "within") continue;
       if (std::find(step_kinds.begin(), step_kinds.end(), key) != step_kinds.end()) {
-        if (kind_key.IsDefined()) {
+        if (kind_key) {
           r_.error(it->first,
                    fmt::format("a step has one kind, found both '{}' and '{}' (start a new step with '- ')",
-                               kind_key.Scalar(), key));
+                               kind_key->Scalar(), key));
           continue;
         }
-        kind_key = it->first;
-        body = it->second;
+        kind_key.emplace(it->first);
+        body_node.emplace(it->second);
         continue;
       }
       auto suggestion = did_you_mean(key, step_kinds);
@@ -153,12 +154,13 @@ class ScenarioParser {
         r_.error(it->first, fmt::format("unknown step kind '{}' (expected one of: {})", key, expected));
       return std::nullopt;
     }
-    if (!kind_key.IsDefined()) {
+    if (!kind_key) {
       r_.error(item, "a step needs a kind (reset, send, expect, ...), found only name/within");
       return std::nullopt;
     }
-    step.kind = kind_key.Scalar();
-    step.where = r_.where(kind_key);
+    const YAML::Node body = *body_node;
+    step.kind = kind_key->Scalar();
+    step.where = r_.where(*kind_key);
     auto* outer_sink = r_.template_sink;
     r_.template_sink = &step.templates;
     struct RestoreSink {
@@ -469,17 +471,19 @@ class ScenarioParser {
       }
     }
     const YAML::Node config = body["config"];
-    if (!config.IsDefined()) {
-      r_.error(body,
-               "'ap_config' needs 'config': the /config parameters, e.g. { blynk: \"${board.token}\", "
-               "ssid: \"${lab.wifi.ssid}\", ... }");
-    } else if (r_.expect_map(config, "'config'")) {
+    if (config.IsDefined() && r_.expect_map(config, "'config'")) {
       for (auto it = config.begin(); it != config.end(); ++it) {
         std::string key = it->first.Scalar();
         std::string value = template_text(it->second, fmt::format("config parameter '{}'", key));
         step.config.emplace_back(key, value);
       }
+      if (config.size() == 0)
+        r_.error(config, "'config' is empty: give the /config parameters or leave 'config' out");
     }
+    if (!config.IsDefined() && step.board_info.empty() && !step.wifi_scan)
+      r_.error(body,
+               "'ap_config' does nothing: give 'config' (the /config parameters), 'board_info' checks or "
+               "'wifi_scan'");
     if (const YAML::Node n = body["expect_status"]; n.IsDefined()) {
       if (auto v = r_.choice(n, "'expect_status'", {"ok", "error"})) step.expect_status = *v;
     }
@@ -766,6 +770,7 @@ Loaded<Scenario> parse_scenario(std::string_view yaml_text, const std::string& f
   ScenarioParser parser(reader);
   result.value = parser.parse(root);
   result.value->file = file_label;
+  detail::sort_by_place(result.diagnostics);
   return result;
 }
 

@@ -176,8 +176,10 @@ void YamlReader::check_template(const YAML::Node& node, const std::string& value
   if (value.find('$') == std::string::npos) return;
   std::string problem;
   auto refs = find_references(value, &problem);
-  if (!problem.empty()) error(node, problem);
-  else if (!refs.empty() && template_sink) template_sink->push_back(TemplateSite{value, where(node)});
+  if (!problem.empty())
+    error(node, problem);
+  else if (!refs.empty() && template_sink)
+    template_sink->push_back(TemplateSite{value, where(node)});
 }
 
 namespace {
@@ -257,6 +259,13 @@ void write_json(std::string& out, const YAML::Node& node) {
 
 }  // namespace
 
+void sort_by_place(std::vector<Diagnostic>& diagnostics) {
+  std::stable_sort(diagnostics.begin(), diagnostics.end(), [](const Diagnostic& a, const Diagnostic& b) {
+    return std::tie(a.where.file, a.where.line, a.where.column) <
+           std::tie(b.where.file, b.where.line, b.where.column);
+  });
+}
+
 std::string to_json(const YAML::Node& node) {
   std::string out;
   write_json(out, node);
@@ -292,12 +301,69 @@ std::vector<std::string> named_groups(std::string_view regex) {
   return names;
 }
 
+namespace {
+
+// True when a character class is still open at the end of `regex`.
+bool has_open_bracket(const std::string& regex) {
+  bool in_class = false;
+  for (std::size_t i = 0; i < regex.size(); ++i) {
+    if (regex[i] == '\\') {
+      ++i;
+    } else if (!in_class && regex[i] == '[') {
+      in_class = true;
+      if (i + 1 < regex.size() && regex[i + 1] == '^') ++i;
+      if (i + 1 < regex.size() && regex[i + 1] == ']') ++i;  // a leading ']' is literal
+    } else if (in_class && regex[i] == ']') {
+      in_class = false;
+    }
+  }
+  return in_class;
+}
+
+}  // namespace
+
 std::optional<std::string> regex_error(const std::string& regex) {
   try {
     boost::regex compiled(regex, boost::regex::perl);
     return std::nullopt;
   } catch (const boost::regex_error& e) {
-    return std::string(e.what());
+    // Boost's own texts can mislead (an open '[' is reported as a stray ')'): name the problem from
+    // its code, and where it is.
+    namespace rc = boost::regex_constants;
+    std::string what;
+    switch (e.code()) {
+      case rc::error_brack:
+        what = "a '[' without its ']'";
+        break;
+      case rc::error_paren:
+        // Boost 1.81 also reports an unclosed '[' this way.
+        what = has_open_bracket(regex) ? "a '[' without its ']'" : "unbalanced parentheses";
+        break;
+      case rc::error_brace:
+        what = "a '{' without its '}'";
+        break;
+      case rc::error_badbrace:
+        what = "a bad {n,m} repeat";
+        break;
+      case rc::error_range:
+        what = "a bad character range";
+        break;
+      case rc::error_escape:
+        what = "a bad escape";
+        break;
+      case rc::error_badrepeat:
+        what = "nothing to repeat before '*', '+', '?' or '{'";
+        break;
+      case rc::error_backref:
+        what = "a back-reference to a group that does not exist";
+        break;
+      case rc::error_perl_extension:
+        what = "a bad (?...) group";
+        break;
+      default:
+        return std::string(e.what());
+    }
+    return fmt::format("{} (at character {})", what, e.position() + 1);
   }
 }
 

@@ -58,6 +58,10 @@ class YamlReader {
   std::vector<Diagnostic>& diagnostics_;
 };
 
+// Orders diagnostics by file, line and column (stable: the order of one place is kept), so that a
+// file's problems read top to bottom whatever order the loader found them in.
+void sort_by_place(std::vector<Diagnostic>& diagnostics);
+
 // The text of `node` as JSON (for response bodies written as YAML mappings).
 std::string to_json(const YAML::Node& node);
 

@@ -1,0 +1,84 @@
+// `provhil validate` as a user runs it: a real child process, real files, exit codes.
+#include <gtest/gtest.h>
+
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+#include "test_paths.hpp"
+
+namespace provhil {
+namespace {
+
+// The shipped inventory and dialects copied next to stand-in simulator profiles.
+struct Lab {
+  test::TempDir dir;
+  std::filesystem::path inventory;
+  Lab() {
+    auto src = test::source_dir() / "fixtures";
+    inventory = test::write_file(dir / "boards.yaml", test::read_file(src / "boards.yaml"));
+    for (const auto& entry : std::filesystem::directory_iterator(src / "dialects"))
+      test::write_file(dir / "dialects" / entry.path().filename(), test::read_file(entry.path()));
+    test::write_file(dir / "sim/esp32.yaml", "# stand-in\n");
+    test::write_file(dir / "sim/esp32-stock.yaml", "# stand-in\n");
+  }
+};
+
+TEST(ValidateCli, ShippedScenariosPassWithExitZero) {
+  Lab lab;
+  test::ProcessOptions options;
+  options.working_dir = test::source_dir().string();
+  auto result = test::run_process({PROVHIL_BINARY, "validate", "--lab", lab.inventory.string()}, options);
+  EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
+  EXPECT_EQ(result.err, "");
+  EXPECT_NE(result.out.find("(8 scenarios"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find(": 0 errors, 0 warnings"), std::string::npos) << result.out;
+}
+
+TEST(ValidateCli, BrokenFilesGiveEveryErrorWithPlaceAndExitTwo) {
+  Lab lab;
+  test::TempDir dir;
+  test::write_file(dir / "broken.yaml",
+                   "scenario: broken\nsteps:\n  - expcet: { state: RUNNING }\n  - wait: 10 seconds\n"
+                   "  - send: ${board.tokn}\n");
+  test::write_file(dir / "ok.yaml", "scenario: fine\nsteps:\n  - expect: { state: RUNNING }\n");
+  auto result =
+      test::run_process({PROVHIL_BINARY, "validate", "--lab", lab.inventory.string(), dir.path().string()});
+  EXPECT_EQ(result.exit_code, 2) << result.out << result.err;
+  auto file = (dir / "broken.yaml").string();
+  EXPECT_NE(result.err.find(file + ":3:5: error: unknown step kind 'expcet'; did you mean 'expect'?"),
+            std::string::npos)
+      << result.err;
+  EXPECT_NE(result.err.find(file + ":4:11: error: bad duration '10 seconds' for 'wait'"), std::string::npos)
+      << result.err;
+  EXPECT_NE(result.err.find(file + ":5:11: error: undefined variable '${board.tokn}'; did you mean "
+                                   "'${board.token}'?"),
+            std::string::npos)
+      << result.err;
+  EXPECT_EQ(result.err.find("ok.yaml"), std::string::npos) << result.err;
+  EXPECT_NE(result.out.find("3 errors"), std::string::npos) << result.out;
+}
+
+TEST(ValidateCli, MissingPathsAndInventoryAreErrors) {
+  test::TempDir dir;
+  auto result = test::run_process(
+      {PROVHIL_BINARY, "validate", "--lab", (dir / "none.yaml").string(), (dir / "nothing-here").string()});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.err.find("none.yaml: error: cannot read the inventory file"), std::string::npos)
+      << result.err;
+  EXPECT_NE(result.err.find("nothing-here: error: no such file or folder"), std::string::npos) << result.err;
+}
+
+TEST(ValidateCli, ChecksAnInventoryAndDialectsGivenAsPaths) {
+  Lab lab;
+  test::write_file(lab.dir / "dialects/typo.yaml", "dialect: typo\nstates: [RUNNING]\n");
+  auto result = test::run_process(
+      {PROVHIL_BINARY, "validate", "--lab", lab.inventory.string(), (lab.dir / "dialects").string()});
+  EXPECT_EQ(result.exit_code, 2) << result.out << result.err;
+  EXPECT_NE(
+      result.err.find("typo.yaml:2:10: error: state 'RUNNING' has no regex: give 'state_pattern' or write "
+                      "{ RUNNING: REGEX }"),
+      std::string::npos)
+      << result.err;
+}
+
+}  // namespace
+}  // namespace provhil
