@@ -147,6 +147,7 @@ struct Interceptor::Impl {
     ioc.stop();
     for (auto& thread : threads)
       thread.join();
+    pool.clear();  // pooled upstream streams belong to ioc: gone before it is
   }
 
   tcp::acceptor bind(std::uint16_t port, const char* what) {
@@ -389,19 +390,16 @@ struct Interceptor::Impl {
     auto started = steady::now();
     Connection conn = make_connection(socket);
     if (registry.take_connection_fault("", conn.client_address, true)) {
-      // Stalled handshake: hold the TCP connection and say nothing until the handshake deadline.
-      PlainStream stream(std::move(socket));
-      stream.expires_after(config.handshake_timeout);
-      beast::flat_buffer sink;
+      // Stalled handshake: hold the TCP connection and say nothing until the handshake deadline
+      // (what the client sends stays unread in the kernel), journal it, then close.
+      asio::steady_timer hold(co_await asio::this_coro::executor, config.handshake_timeout);
       boost::system::error_code ec;
-      while (!ec) {
-        sink.consume(sink.size());
-        co_await stream.async_read_some(sink.prepare(4096), asio::redirect_error(use_awaitable, ec));
-      }
+      co_await hold.async_wait(asio::redirect_error(use_awaitable, ec));
       Exchange ex = base_exchange(conn, started);
       ex.kind = "fault";
       ex.answered_by = "fault:stall_handshake";
       record(std::move(ex), started);
+      socket.close(ec);
       co_return;
     }
 
@@ -509,6 +507,19 @@ struct Interceptor::Impl {
     lowest.close();
   }
 
+  // Lingering close: after an early answer (a 400 while the client is still sending), read and drop
+  // what still comes for a moment, so closing does not reset the connection and destroy the answer.
+  template <class Stream>
+  asio::awaitable<void> drain_then_close(Stream& stream) {
+    auto& lowest = beast::get_lowest_layer(stream);
+    lowest.expires_after(std::chrono::milliseconds(500));
+    std::array<char, 16 * 1024> sink;
+    boost::system::error_code ec;
+    while (!ec)
+      co_await stream.async_read_some(asio::buffer(sink), asio::redirect_error(use_awaitable, ec));
+    lowest.close();
+  }
+
   // ---- HTTP ---------------------------------------------------------------------------------
 
   template <class Stream>
@@ -584,7 +595,7 @@ struct Interceptor::Impl {
     ex.answered_by = "error";
     ex.error = why;
     record(std::move(ex), started);
-    co_await close_gracefully(stream);
+    co_await drain_then_close(stream);
   }
 
   // ---- answering ----------------------------------------------------------------------------
@@ -778,8 +789,11 @@ struct Interceptor::Impl {
         break;
       }
       case Fault::Kind::tls_truncation: {
-        // Half the answer, then drop TCP without close_notify.
-        std::string half = wire.substr(0, std::max<std::size_t>(1, wire.size() / 2));
+        // The head and half the body (or half the head when there is no body), then drop TCP
+        // without close_notify: only the missing close_notify and the short body tell the client.
+        std::size_t body_size = response.body().size();
+        std::size_t cut = body_size ? wire.size() - body_size + body_size / 2 : wire.size() / 2;
+        std::string half = wire.substr(0, std::max<std::size_t>(1, cut));
         co_await asio::async_write(stream, asio::buffer(half), asio::redirect_error(use_awaitable, ec));
         lowest.socket().shutdown(tcp::socket::shutdown_both, ec);
         lowest.socket().close(ec);

@@ -1,7 +1,9 @@
 #include "intercept/registry.hpp"
 
 #include <fmt/format.h>
+#include <algorithm>
 #include <boost/regex.hpp>
+#include <cctype>
 
 #include "common/secrets.hpp"
 
@@ -71,6 +73,16 @@ void Registry::add_secret(const std::string& token) {
   if (masker_ && token.size() >= SecretMasker::min_length) masker_->add(token, "token");
 }
 
+// A token seen on the wire is masked in the shared masker only when it has a token's shape: a
+// short word sent as a token must not be masked in every log line of the run (the journal masks the
+// token field of its own exchange whatever its shape).
+void Registry::add_seen_token(const std::string& token) {
+  if (token.size() == 32 && std::all_of(token.begin(), token.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+      }))
+    add_secret(token);
+}
+
 ExpectationId Registry::add_provision(ProvisionExpectation expectation) {
   if (expectation.token.empty()) throw std::invalid_argument("provision expectation without a token");
   validate_checks(expectation.query, "query");
@@ -135,7 +147,7 @@ Registry::Entry& Registry::entry(ExpectationId id) {
 ProvisionDecision Registry::decide_provision(const ProvisionRequest& request) {
   ProvisionDecision decision;
   std::string token = request.token.value_or("");
-  add_secret(token);
+  add_seen_token(token);
   std::lock_guard lock(mutex_);
   if (auto owner = owners_.find(token); owner != owners_.end()) {
     decision.owner = owner->second;
@@ -173,7 +185,7 @@ ProvisionDecision Registry::decide_provision(const ProvisionRequest& request) {
 
 LoginDecision Registry::decide_login(const std::string& token) {
   LoginDecision decision;
-  add_secret(token);
+  add_seen_token(token);
   std::lock_guard lock(mutex_);
   if (auto owner = owners_.find(token); owner != owners_.end()) {
     decision.owner = owner->second;

@@ -83,6 +83,7 @@ class Registry {
   Entry& entry(ExpectationId id);
   WaitResult result_locked(const Entry& e, bool timed_out) const;
   void add_secret(const std::string& token);
+  void add_seen_token(const std::string& token);
 
   SecretMasker* masker_;
   std::function<void(const Exchange&)> on_exchange_;

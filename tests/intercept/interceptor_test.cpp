@@ -209,8 +209,8 @@ TEST_F(InterceptorTest, HeaderChecksAndScriptedAnswer) {
   e.answers = {answer};
   auto id = icpt->expect_provision(e);
   auto r = curl("fra1.blynk.cloud", kTarget1, {"-A", "provhil-test", "-H", "X-Debug: 1", "-i"});
-  EXPECT_NE(r.out.find("x-lab: yes"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("content-type: text/plain"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("X-Lab: yes"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Content-Type: text/plain"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("created\n201"), std::string::npos) << r.out;
   auto result = wait(id);
   ASSERT_EQ(result.exchanges.size(), 1u);
@@ -246,7 +246,7 @@ TEST_F(InterceptorTest, RedirectToAnotherHostIsFollowedByCurl) {
                    }()});
   auto plain = curl("blynk.cloud", kTarget1, {"-D", "-", "-o", "/dev/null"});
   EXPECT_NE(plain.out.find("HTTP/1.1 308"), std::string::npos) << plain.out;
-  EXPECT_NE(plain.out.find("location: " + url("lon1.blynk.cloud", kTarget1)), std::string::npos) << plain.out;
+  EXPECT_NE(plain.out.find("Location: " + url("lon1.blynk.cloud", kTarget1)), std::string::npos) << plain.out;
   // -L follows to lon1 (a second SNI name, a second minted leaf): answered 200 there.
   icpt->finish(id);
   auto again = expect(2, {[&] {
@@ -298,7 +298,7 @@ TEST_F(InterceptorTest, MalformedTruncatedAndTlsTruncationAsTheClientSeesThem) {
   expect(1, {with_fault(Fault::Kind::malformed)});
   auto malformed = curl("fra1.blynk.cloud", kTarget1);
   EXPECT_NE(malformed.exit_code, 0);
-  EXPECT_NE(malformed.err.find("Weird server reply"), std::string::npos) << malformed.err;
+  EXPECT_NE(malformed.err.find("Unsupported response code"), std::string::npos) << malformed.err;
 
   icpt = nullptr;
   start();
@@ -313,7 +313,8 @@ TEST_F(InterceptorTest, MalformedTruncatedAndTlsTruncationAsTheClientSeesThem) {
   EXPECT_EQ(r.read_error, "stream truncated") << r.read_error;
   EXPECT_NE(r.received.find("HTTP/1.1 200"), std::string::npos) << "half the answer arrived: " << r.received;
   auto tls_truncated = curl("fra1.blynk.cloud", kTarget1);
-  EXPECT_NE(tls_truncated.exit_code, 0);
+  // curl (7.88) takes a TCP close without close_notify as the end, then finds the body short.
+  EXPECT_TRUE(tls_truncated.exit_code == 18 || tls_truncated.exit_code == 56) << tls_truncated.err;
 }
 
 TEST_F(InterceptorTest, DelayFaultHoldsTheAnswer) {
@@ -593,14 +594,14 @@ TEST_F(ProxyTest, UpstreamRedirectIsRelayedAndCanBeRewritten) {
   start_proxy("localhost");
   auto relayed = curl("blynk.cloud", kTarget1, {"-D", "-", "-o", "/dev/null"});
   EXPECT_NE(relayed.out.find("HTTP/1.1 308"), std::string::npos) << relayed.out;
-  EXPECT_NE(relayed.out.find("location: https://lon1.blynk.cloud/external/api/provision?token=x"),
+  EXPECT_NE(relayed.out.find("Location: https://lon1.blynk.cloud/external/api/provision?token=x"),
             std::string::npos)
       << relayed.out;
   icpt = nullptr;
   start_proxy("localhost", 5s, true);
   auto rewritten = curl("blynk.cloud", kTarget1, {"-D", "-", "-o", "/dev/null"});
   EXPECT_NE(rewritten.out.find(
-                fmt::format("location: https://127.0.0.1:{}/external/api/provision?token=x", icpt->port())),
+                fmt::format("Location: https://127.0.0.1:{}/external/api/provision?token=x", icpt->port())),
             std::string::npos)
       << rewritten.out;
 }
