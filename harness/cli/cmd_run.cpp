@@ -1,16 +1,99 @@
+// `provhil run`: options and signals; the runner module does the work.
+#include <csignal>
+#include <iostream>
+
+#include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.hpp"
+#include "common/exit_codes.hpp"
+#include "runner/runner.hpp"
 
 namespace provhil::cli {
+
+namespace {
+
+std::atomic<bool> interrupted{false};
+
+extern "C" void on_interrupt(int /*signal*/) {
+  // A second signal ends the run at once; the first lets teardowns and reports finish.
+  if (interrupted.exchange(true)) std::_Exit(to_int(ExitCode::interrupted));
+}
+
+}  // namespace
 
 void add_run_command(CLI::App& app, int& exit_code) {
   auto* command = app.add_subcommand(
       "run",
       "Run scenarios on the boards of the lab inventory (default: scenarios/ on the simulated boards)");
-  command->allow_extras();
-  command->callback(
-      [&exit_code] { exit_code = not_built_yet("run", "the scenario runner has not landed yet"); });
+  struct Args {
+    std::vector<std::string> paths;
+    std::string lab = "fixtures/boards.yaml";
+    std::string reports = "reports";
+    std::string junit;
+    std::vector<std::string> filters;
+    bool one_board = false;
+    int retries = 0;
+    std::string shard;
+    bool list = false;
+    bool quiet = false;
+    bool verbose = false;
+    bool show_secrets = false;
+    double time_scale = -1;
+  };
+  auto args = std::make_shared<Args>();
+  command->add_option("scenarios", args->paths, "Scenario files or folders (default: scenarios/)");
+  command->add_option("--lab", args->lab, "Lab inventory (default: fixtures/boards.yaml)");
+  command->add_option("--reports", args->reports, "Report folder (default: reports/)");
+  command->add_option("--junit", args->junit, "Where to write the JUnit XML (default: <reports>/junit.xml)");
+  command->add_option("--filter", args->filters,
+                      "Run scenarios whose name contains, or tag equals, this (repeatable)");
+  command->add_flag("--one-board", args->one_board, "Run each scenario on one matching board only");
+  command
+      ->add_option("--retries", args->retries,
+                   "Re-run a failed scenario up to N times (a later pass is flaky)")
+      ->check(CLI::Range(0, 10));
+  command->add_option("--shard", args->shard, "Run shard K of N (K/N): N CI jobs cover every pair once");
+  command->add_flag("--list", args->list, "Print the plan and run nothing");
+  command->add_flag("-q,--quiet", args->quiet, "Print failures and the summary only");
+  command->add_flag("-v,--verbose", args->verbose, "Print every step");
+  command->add_flag("--show-secrets", args->show_secrets,
+                    "Do not mask tokens and WiFi passwords in logs and reports");
+  command->add_option("--sim-time-scale", args->time_scale,
+                      "Time scale of simulated boards (0 = no artificial delays); default: their profiles'");
+  command->callback([&exit_code, args] {
+    runner::RunOptions options;
+    if (!args->paths.empty()) options.paths.assign(args->paths.begin(), args->paths.end());
+    options.inventory = args->lab;
+    options.report_dir = args->reports;
+    if (!args->junit.empty()) options.junit_path = args->junit;
+    options.filters = args->filters;
+    options.one_board = args->one_board;
+    options.retries = args->retries;
+    if (!args->shard.empty()) {
+      std::string error;
+      auto shard = runner::parse_shard(args->shard, error);
+      if (!shard) {
+        fmt::print(stderr, "provhil run: {}\n", error);
+        exit_code = to_int(ExitCode::usage);
+        return;
+      }
+      options.shard = *shard;
+    }
+    options.list_only = args->list;
+    options.verbosity = args->quiet     ? runner::Verbosity::quiet
+                        : args->verbose ? runner::Verbosity::verbose
+                                        : runner::Verbosity::normal;
+    options.show_secrets = args->show_secrets;
+    if (args->time_scale >= 0) options.sim_time_scale = args->time_scale;
+    options.interrupted = &interrupted;
+    struct sigaction action {};
+    action.sa_handler = on_interrupt;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, nullptr);
+    sigaction(SIGTERM, &action, nullptr);
+    exit_code = runner::run(options, std::cout, std::cerr);
+  });
 }
 
 }  // namespace provhil::cli

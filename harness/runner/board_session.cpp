@@ -1,0 +1,140 @@
+#include "runner/board_session.hpp"
+
+#include <csignal>
+#include <fstream>
+#include <stdexcept>
+#include <thread>
+
+#include <fmt/format.h>
+
+namespace provhil::runner {
+
+namespace {
+
+// The hosts a simulated board may be sent to (the console's `connect` uses blynk.cloud:443, regional
+// redirects name the regional hosts): all of them lead to the loopback interceptor.
+const char* const cloud_hosts[] = {"blynk.cloud",     "fra1.blynk.cloud", "lon1.blynk.cloud",
+                                   "ny3.blynk.cloud", "sgp1.blynk.cloud", "blr1.blynk.cloud"};
+
+std::string safe_name(const std::string& name) {
+  std::string out;
+  for (char c : name)
+    out += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') ? c : '_';
+  return out;
+}
+
+serial::ResetStrategy reset_for(const scenario::Board& board) {
+  if (board.simulated()) return serial::parse_reset_strategy("signal");
+  using Kind = scenario::ResetStrategy::Kind;
+  const auto& reset = board.reset;
+  std::map<std::string, std::string> options;
+  switch (reset.kind) {
+    case Kind::esp32_dtr_rts:
+      options["pulse_ms"] = std::to_string(reset.pulse.count());
+      return serial::parse_reset_strategy("esp32-dtr-rts", options);
+    case Kind::console:
+      return serial::parse_reset_strategy("console:" + (reset.command.empty() ? "reboot" : reset.command));
+    case Kind::command:
+      return serial::parse_reset_strategy("command:" + reset.command);
+    case Kind::none:
+      break;
+  }
+  return serial::parse_reset_strategy("none");
+}
+
+}  // namespace
+
+BoardSession::BoardSession(const scenario::Board& board, const SimLaunch& sim, const SecretMasker& masker)
+    : board_(board), hard_reset_(reset_for(board)) {
+  if (board.simulated()) {
+    auto stem = safe_name(board.name);
+    ap_endpoint_file_ = sim.work_dir / (stem + ".ap");
+    serial::SpawnOptions spawn;
+    spawn.argv = {sim.provhil_binary.string(),
+                  "sim",
+                  "--profile",
+                  board.sim_profile->string(),
+                  "--state",
+                  (sim.work_dir / (stem + ".state")).string(),
+                  "--ca",
+                  sim.ca_file.string(),
+                  "--ap-endpoint-file",
+                  ap_endpoint_file_.string()};
+    if (sim.time_scale) {
+      spawn.argv.push_back("--time-scale");
+      spawn.argv.push_back(fmt::format("{}", *sim.time_scale));
+    }
+    for (const char* host : cloud_hosts) {
+      for (int port : {443, sim.interceptor_port}) {
+        spawn.argv.push_back("--resolve");
+        spawn.argv.push_back(
+            fmt::format("{}:{}={}:{}", host, port, sim.interceptor_address, sim.interceptor_port));
+      }
+    }
+    port_ = serial::spawn_pty(spawn);
+  } else {
+    auto spec = serial::parse_port_spec(board.port);
+    serial::OpenOptions options;
+    options.serial.baud = board.baud;
+    using Flow = scenario::Board::FlowControl;
+    options.serial.flow = board.flow_control == Flow::rtscts    ? serial::FlowControl::rts_cts
+                          : board.flow_control == Flow::xonxoff ? serial::FlowControl::xon_xoff
+                                                                : serial::FlowControl::none;
+    // Native-USB boards re-enumerate on reset: give them a moment to come back.
+    options.serial.reopen_grace = std::chrono::seconds(5);
+    port_ = serial::open_port(spec, options);
+  }
+  console::ConsoleOptions options;
+  options.masker = &masker;
+  console_ = std::make_unique<console::Console>(*port_, options);
+  if (board.simulated()) {
+    // The simulator installs its reset (SIGUSR1) handler before it prints anything: wait for its
+    // first output so that an early reset cannot kill it.
+    auto first = console_->expect(console::Pattern::regex("."), std::chrono::seconds(10));
+    if (!first.ok())
+      throw serial::PortError(port_->describe(), "the simulated board printed nothing: " + first.reason);
+  }
+}
+
+BoardSession::~BoardSession() {
+  console_.reset();
+  if (port_) port_->close();
+}
+
+std::string BoardSession::port_description() const {
+  return port_->describe();
+}
+
+void BoardSession::hard_reset() {
+  console_->reset(hard_reset_, board_.name);
+}
+
+void BoardSession::soft_reset() {
+  console_->reset(serial::parse_reset_strategy("console:reboot"), board_.name);
+}
+
+ApEndpoint BoardSession::ap_endpoint(std::chrono::steady_clock::time_point deadline) const {
+  if (!board_.simulated()) return {"192.168.4.1", 80};
+  // The simulator writes the file when its AP comes up (WAIT_CONFIG). Its appearance is not
+  // signalled, so look every 20 ms until the deadline.
+  while (true) {
+    std::ifstream in(ap_endpoint_file_);
+    std::string text;
+    if (in && std::getline(in, text)) {
+      auto colon = text.rfind(':');
+      if (colon != std::string::npos) {
+        try {
+          return {text.substr(0, colon), std::stoi(text.substr(colon + 1))};
+        } catch (const std::exception&) {
+          // A half-written file: read it again.
+        }
+      }
+    }
+    if (std::chrono::steady_clock::now() >= deadline)
+      throw std::runtime_error(fmt::format("the simulated board's setup AP is not up ({} was not written)",
+                                           ap_endpoint_file_.string()));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+}  // namespace provhil::runner

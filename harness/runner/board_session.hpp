@@ -1,0 +1,65 @@
+#pragma once
+// One board for the whole run: its port (a spawned simulator on a pty, or a real port), the console
+// engine over it, and how to reach its setup AP. Scenarios run on it one after another.
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/secrets.hpp"
+#include "console/console.hpp"
+#include "scenario/model.hpp"
+#include "serial/port.hpp"
+#include "serial/reset.hpp"
+
+namespace provhil::runner {
+
+struct SimLaunch {
+  std::filesystem::path provhil_binary;
+  std::filesystem::path work_dir;  // state file and AP endpoint file go here
+  std::filesystem::path ca_file;   // the interceptor's lab CA
+  std::string interceptor_address;
+  int interceptor_port = 0;
+  std::optional<double> time_scale;
+};
+
+struct ApEndpoint {
+  std::string host;
+  int port = 0;
+};
+
+class BoardSession {
+ public:
+  // Opens the board's port (spawning the simulator for a simulated board) and starts its console.
+  // Throws serial::PortError (infrastructure) or std::invalid_argument (bad port string).
+  BoardSession(const scenario::Board& board, const SimLaunch& sim, const SecretMasker& masker);
+  ~BoardSession();
+  BoardSession(const BoardSession&) = delete;
+  BoardSession& operator=(const BoardSession&) = delete;
+
+  const scenario::Board& board() const { return board_; }
+  console::Console& console() { return *console_; }
+  serial::Port& port() { return *port_; }
+  std::string port_description() const;
+
+  // `reset: hard`: the inventory's strategy (a simulated board: SIGUSR1, its EN pin).
+  void hard_reset();
+  // `reset: soft`: the console `reboot` command.
+  void soft_reset();
+
+  // Where the phone app reaches the board's setup AP. A simulated board announces its port in a file;
+  // a real board is at 192.168.4.1:80 once the host has joined its AP (the inventory's `join`).
+  // Waits for the simulator's file until `deadline`; throws std::runtime_error saying why not.
+  ApEndpoint ap_endpoint(std::chrono::steady_clock::time_point deadline) const;
+
+ private:
+  scenario::Board board_;
+  serial::ResetStrategy hard_reset_;
+  std::filesystem::path ap_endpoint_file_;
+  std::unique_ptr<serial::Port> port_;
+  std::unique_ptr<console::Console> console_;
+};
+
+}  // namespace provhil::runner

@@ -1,0 +1,917 @@
+#include "runner/case_runner.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <optional>
+#include <thread>
+
+#include <fmt/format.h>
+#include <boost/json.hpp>
+
+#include "common/text.hpp"
+#include "runner/host_command.hpp"
+#include "runner/http_get.hpp"
+#include "scenario/variables.hpp"
+
+namespace provhil::runner {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using report::Outcome;
+namespace json = boost::json;
+
+// Waits are cut into slices this long so that an interrupt is noticed; arrivals still wake at once.
+constexpr auto interrupt_slice = std::chrono::milliseconds(250);
+constexpr auto teardown_after_interrupt = std::chrono::seconds(5);
+constexpr std::size_t evidence_lines = 20;
+
+// Crashes fail any wait the moment they appear, unless the step is waiting for the crash itself.
+const char* const default_must_not[] = {R"(Guru Meditation Error)", R"(Backtrace:)",
+                                        R"(abort\(\) was called)"};
+
+struct StepFailure {
+  Outcome outcome = Outcome::failed;
+  std::string message;  // one line
+  std::string detail;   // expected vs received, evidence
+};
+
+report::WallTime wall_now() {
+  return std::chrono::system_clock::now();
+}
+
+std::string json_scalar_text(const json::value& value) {
+  if (value.is_string()) return std::string(value.as_string());
+  return json::serialize(value);
+}
+
+intercept::ValueCheck::Kind to_intercept(scenario::ValueCheck::Kind kind) {
+  using K = scenario::ValueCheck::Kind;
+  using I = intercept::ValueCheck::Kind;
+  switch (kind) {
+    case K::equals:
+      return I::equals;
+    case K::matches:
+      return I::matches;
+    case K::one_of:
+      return I::one_of;
+    case K::present:
+      return I::present;
+    case K::absent:
+      return I::absent;
+  }
+  return I::present;
+}
+
+std::string describe_matchers(const std::vector<scenario::Matcher>& matchers) {
+  std::string out;
+  for (const auto& m : matchers)
+    out += (out.empty() ? "" : " or ") + m.describe();
+  return out;
+}
+
+std::string describe_step(const scenario::Step& step) {
+  if (step.name) return *step.name;
+  return std::visit(
+      [&](const auto& body) -> std::string {
+        using T = std::decay_t<decltype(body)>;
+        if constexpr (std::is_same_v<T, scenario::ResetStep>) {
+          return body.mode == scenario::ResetStep::Mode::hard ? "reset hard" : "reset soft";
+        } else if constexpr (std::is_same_v<T, scenario::SendStep>) {
+          return "send '" + body.text + "'";
+        } else if constexpr (std::is_same_v<T, scenario::ExpectStep>) {
+          return "expect " + describe_matchers(body.any_of);
+        } else if constexpr (std::is_same_v<T, scenario::WaitStep>) {
+          return fmt::format("wait {}ms", body.duration.count());
+        } else if constexpr (std::is_same_v<T, scenario::CaptureStep>) {
+          return "capture " + body.from.describe();
+        } else if constexpr (std::is_same_v<T, scenario::ApConfigStep>) {
+          return body.config.empty() ? "ap_config (board_info)" : "ap_config";
+        } else if constexpr (std::is_same_v<T, scenario::ExpectProvisionStep>) {
+          return "expect_provision";
+        } else if constexpr (std::is_same_v<T, scenario::ExpectLoginStep>) {
+          return "expect_login";
+        } else if constexpr (std::is_same_v<T, scenario::ExecStep>) {
+          return "exec " + body.command;
+        } else if constexpr (std::is_same_v<T, scenario::RepeatStep>) {
+          return fmt::format("repeat {}x", body.times);
+        } else {
+          return fmt::format("retry up to {}x", body.attempts);
+        }
+      },
+      step.body);
+}
+
+report::SourceLocation to_report(const scenario::SourceLocation& where) {
+  return {where.file, where.line, where.column};
+}
+
+// The expect_provision / expect_login steps in the order they will first run (repeat blocks
+// unrolled, retry blocks once), so each can be registered with the interceptor before the board
+// sends what it expects: a board may well send its request before the step that waits for it starts.
+template <class Body>
+void collect(const std::vector<scenario::Step>& steps, std::vector<const scenario::Step*>& out) {
+  for (const auto& step : steps) {
+    if (std::holds_alternative<Body>(step.body)) out.push_back(&step);
+    if (const auto* repeat = std::get_if<scenario::RepeatStep>(&step.body)) {
+      for (int i = 0; i < repeat->times; ++i)
+        collect<Body>(repeat->steps, out);
+    }
+    if (const auto* retry = std::get_if<scenario::RetryStep>(&step.body)) collect<Body>(retry->steps, out);
+  }
+}
+
+class CaseExecution {
+ public:
+  explicit CaseExecution(const CaseInput& input) : in_(input), session_(*input.session) {}
+
+  report::CaseResult run();
+
+ private:
+  enum class Phase { setup, steps, teardown };
+
+  bool interrupted() const { return in_.interrupted != nullptr && in_.interrupted->load(); }
+  std::string resolve(const std::string& text, scenario::Escape escape = scenario::Escape::none) const {
+    return scenario::resolve(text, ctx_, escape);
+  }
+  std::string masked(std::string_view text) const { return in_.masker->mask(text); }
+
+  std::optional<StepFailure> run_steps(const std::vector<scenario::Step>& steps);
+  std::optional<StepFailure> run_step(const scenario::Step& step);
+  std::optional<StepFailure> dispatch(const scenario::Step& step, Clock::time_point deadline);
+  Clock::time_point deadline_for(const scenario::Step& step) const;
+
+  std::optional<StepFailure> do_expect(const scenario::Step& step,
+                                       const std::vector<scenario::Matcher>& any_of,
+                                       const std::vector<scenario::Matcher>& must_not,
+                                       Clock::time_point deadline);
+  std::optional<StepFailure> do_wait(Clock::time_point until);
+  std::optional<StepFailure> do_ap_config(const scenario::ApConfigStep& step, Clock::time_point deadline);
+  std::optional<StepFailure> do_exec(const scenario::ExecStep& step, Clock::time_point deadline);
+  std::optional<StepFailure> do_expect_provision(const scenario::Step& step, Clock::time_point deadline);
+  std::optional<StepFailure> do_expect_login(const scenario::Step& step, Clock::time_point deadline);
+  std::optional<StepFailure> judge(const intercept::WaitResult& result, const char* what);
+
+  intercept::ProvisionExpectation provision_expectation(const scenario::ExpectProvisionStep& step);
+  intercept::ExpectationId register_provision(const scenario::Step& step);
+  intercept::ExpectationId register_login(const scenario::Step& step);
+  void arm_next_provision();
+  void arm_next_login();
+
+  HttpReply ap_get(const ApEndpoint& endpoint, const std::string& target, Clock::time_point deadline);
+  std::string last_lines_text() const;
+  void write_attachments();
+
+  const CaseInput& in_;
+  BoardSession& session_;
+  scenario::VariableContext ctx_;
+  Clock::time_point case_deadline_{};
+  bool teardown_ = false;
+  report::CaseResult result_;
+  std::vector<std::string> ap_journal_;  // JSON lines of the phone-app exchanges with the setup AP
+
+  std::vector<const scenario::Step*> provision_plan_, login_plan_;
+  std::size_t provision_cursor_ = 0, login_cursor_ = 0;
+  struct Armed {
+    const scenario::Step* step;
+    intercept::ExpectationId id;
+  };
+  std::optional<Armed> armed_provision_, armed_login_;
+};
+
+report::CaseResult CaseExecution::run() {
+  const auto& scenario = *in_.scenario;
+  const auto& board = session_.board();
+  auto started_steady = Clock::now();
+  result_.scenario = scenario.name;
+  result_.scenario_file = scenario.file;
+  result_.board = board.name;
+  result_.started = wall_now();
+  result_.properties = {{"board", board.name},
+                        {"port", session_.port_description()},
+                        {"dialect", board.dialect},
+                        {"simulated", board.simulated() ? "true" : "false"}};
+  case_deadline_ = started_steady + scenario.timeout;
+
+  in_.masker->add(in_.board_token, "token");
+  auto& console = session_.console();
+  std::error_code ignored;
+  std::filesystem::create_directories(in_.case_dir, ignored);
+  console.set_logs(in_.case_dir / "serial.raw", in_.case_dir / "serial.log");
+  result_.attachments.raw_serial_log = in_.case_dir / "serial.raw";
+  result_.attachments.text_log = in_.case_dir / "serial.log";
+  console.note(fmt::format("scenario {} on board {}", scenario.name, board.name));
+  console.mark();
+
+  std::optional<StepFailure> failure;
+  bool setup_failed = false;
+  try {
+    ctx_ = scenario::make_context(scenario, board, *in_.inventory, in_.board_token, in_.interceptor->host(),
+                                  in_.interceptor->port());
+  } catch (const scenario::ResolveError& e) {
+    failure = StepFailure{Outcome::failed, fmt::format("scenario variables: {}", e.what()), {}};
+    result_.failure_location = to_report(scenario.where);
+  }
+
+  if (!failure) {
+    in_.interceptor->claim_token(in_.board_token, in_.owner);
+    collect<scenario::ExpectProvisionStep>(scenario.setup, provision_plan_);
+    collect<scenario::ExpectProvisionStep>(scenario.steps, provision_plan_);
+    collect<scenario::ExpectLoginStep>(scenario.setup, login_plan_);
+    collect<scenario::ExpectLoginStep>(scenario.steps, login_plan_);
+    try {
+      arm_next_provision();
+      arm_next_login();
+      failure = run_steps(scenario.setup);
+      if (failure) {
+        setup_failed = true;
+      } else {
+        failure = run_steps(scenario.steps);
+      }
+    } catch (const std::exception& e) {
+      // A template that does not resolve, a fault the interceptor cannot stage: the scenario is wrong.
+      failure = StepFailure{Outcome::failed, e.what(), {}};
+    }
+  }
+
+  // Teardown always runs; after an interrupt under a short deadline of its own.
+  teardown_ = true;
+  if (interrupted())
+    case_deadline_ = Clock::now() + teardown_after_interrupt;
+  else
+    case_deadline_ = std::max(case_deadline_, Clock::now() + std::chrono::seconds(30));
+  std::optional<StepFailure> teardown_failure;
+  try {
+    teardown_failure = run_steps(scenario.teardown);
+  } catch (const std::exception& e) {
+    teardown_failure = StepFailure{Outcome::failed, e.what(), {}};
+  }
+
+  for (auto* armed : {&armed_provision_, &armed_login_}) {
+    if (*armed) in_.interceptor->finish((*armed)->id);
+    armed->reset();
+  }
+  // Provision requests nobody expected fail the scenario that owns the token.
+  std::vector<intercept::Exchange> unexpected;
+  for (const auto& x : in_.interceptor->exchanges_for_owner(in_.owner)) {
+    if (!x.expected && x.kind == "provision") unexpected.push_back(x);
+  }
+
+  if (failure) {
+    if (setup_failed && failure->outcome == Outcome::failed) {
+      result_.outcome = Outcome::skipped;
+      result_.skip_reason = "setup failed: " + failure->message;
+      result_.message = result_.skip_reason;
+    } else {
+      result_.outcome = failure->outcome;
+      result_.message = failure->message;
+    }
+    result_.detail = failure->detail;
+  } else if (teardown_failure) {
+    result_.outcome = teardown_failure->outcome;
+    result_.message = "teardown: " + teardown_failure->message;
+    result_.detail = teardown_failure->detail;
+  } else if (!unexpected.empty()) {
+    result_.outcome = Outcome::failed;
+    result_.message = fmt::format("{} provision request(s) arrived that no step expected", unexpected.size());
+    for (const auto& x : unexpected)
+      result_.detail += x.to_json_line(in_.masker) + "\n";
+  }
+  if (result_.outcome != Outcome::passed && result_.detail.find("Last serial lines") == std::string::npos) {
+    result_.detail += "\nLast serial lines:\n" + last_lines_text();
+  }
+  if (interrupted() && result_.outcome == Outcome::passed) {
+    result_.outcome = Outcome::error;
+    result_.message = "interrupted";
+  }
+
+  if (auto it = ctx_.captures.find("mac"); it != ctx_.captures.end())
+    result_.properties.push_back({"mac", it->second});
+  if (auto it = ctx_.captures.find("fw_ver"); it != ctx_.captures.end())
+    result_.properties.push_back({"firmware_version", it->second});
+  if (auto it = ctx_.captures.find("ping_ms"); it != ctx_.captures.end()) {
+    try {
+      result_.figures.push_back({"ping_ms", std::stod(it->second), "ms"});
+    } catch (const std::exception&) {
+      // not a number: left out of the figures, still in variables.json
+    }
+  }
+  console.note(fmt::format("scenario {} ended: {}", scenario.name, report::to_string(result_.outcome)));
+  write_attachments();
+  result_.duration = Clock::now() - started_steady;
+  return std::move(result_);
+}
+
+Clock::time_point CaseExecution::deadline_for(const scenario::Step& step) const {
+  auto within = step.within.value_or(scenario::default_within(step));
+  return std::min(Clock::now() + within, case_deadline_);
+}
+
+std::optional<StepFailure> CaseExecution::run_steps(const std::vector<scenario::Step>& steps) {
+  for (const auto& step : steps) {
+    if (auto failure = run_step(step)) return failure;
+  }
+  return std::nullopt;
+}
+
+std::optional<StepFailure> CaseExecution::run_step(const scenario::Step& step) {
+  report::StepResult record;
+  record.name = describe_step(step);
+  record.kind = step.kind;
+  record.location = to_report(step.where);
+  record.started = wall_now();
+  auto started = Clock::now();
+  if (in_.on_step_start) in_.on_step_start(record.name);
+
+  std::optional<StepFailure> failure;
+  if (interrupted() && !teardown_) {
+    failure = StepFailure{Outcome::error, "interrupted before this step", {}};
+  } else if (Clock::now() >= case_deadline_) {
+    failure = StepFailure{
+        Outcome::failed,
+        fmt::format("the scenario's timeout ({}s) ran out before this step",
+                    std::chrono::duration_cast<std::chrono::seconds>(in_.scenario->timeout).count()),
+        {}};
+  } else {
+    auto deadline = deadline_for(step);
+    try {
+      failure = dispatch(step, deadline);
+    } catch (const serial::PortError& e) {
+      failure = StepFailure{Outcome::error, fmt::format("port: {}", e.what()), {}};
+    } catch (const scenario::ResolveError& e) {
+      failure = StepFailure{Outcome::failed, fmt::format("variables: {}", e.what()), {}};
+    }
+    if (failure && deadline == case_deadline_ && Clock::now() >= case_deadline_) {
+      failure->message +=
+          fmt::format(" (the scenario's timeout of {}s ran out)",
+                      std::chrono::duration_cast<std::chrono::seconds>(in_.scenario->timeout).count());
+    }
+  }
+  record.duration = Clock::now() - started;
+  if (failure) {
+    record.outcome = failure->outcome;
+    failure->message =
+        masked(fmt::format("{}: {} ({})", record.name, failure->message, step.where.to_string()));
+    failure->detail = masked(failure->detail);
+    record.message = failure->message;
+    if (result_.failure_location.empty()) result_.failure_location = record.location;
+  }
+  result_.steps.push_back(record);
+  if (in_.on_step_done) in_.on_step_done(record);
+  return failure;
+}
+
+std::optional<StepFailure> CaseExecution::dispatch(const scenario::Step& step, Clock::time_point deadline) {
+  auto& console = session_.console();
+  if (const auto* reset = std::get_if<scenario::ResetStep>(&step.body)) {
+    try {
+      if (reset->mode == scenario::ResetStep::Mode::hard) {
+        session_.hard_reset();
+      } else {
+        session_.soft_reset();
+      }
+    } catch (const serial::ResetError& e) {
+      return StepFailure{Outcome::error, fmt::format("reset failed: {}", e.what()), {}};
+    }
+    return std::nullopt;
+  }
+  if (const auto* send = std::get_if<scenario::SendStep>(&step.body)) {
+    console.send_line(resolve(send->text), send->newline ? "\r\n" : "");
+    return std::nullopt;
+  }
+  if (const auto* expect = std::get_if<scenario::ExpectStep>(&step.body)) {
+    return do_expect(step, expect->any_of, expect->must_not, deadline);
+  }
+  if (const auto* capture = std::get_if<scenario::CaptureStep>(&step.body)) {
+    return do_expect(step, {capture->from}, {}, deadline);
+  }
+  if (const auto* wait = std::get_if<scenario::WaitStep>(&step.body)) {
+    return do_wait(std::min(Clock::now() + wait->duration, case_deadline_));
+  }
+  if (const auto* ap = std::get_if<scenario::ApConfigStep>(&step.body)) return do_ap_config(*ap, deadline);
+  if (std::holds_alternative<scenario::ExpectProvisionStep>(step.body))
+    return do_expect_provision(step, deadline);
+  if (std::holds_alternative<scenario::ExpectLoginStep>(step.body)) return do_expect_login(step, deadline);
+  if (const auto* exec = std::get_if<scenario::ExecStep>(&step.body)) return do_exec(*exec, deadline);
+  if (const auto* repeat = std::get_if<scenario::RepeatStep>(&step.body)) {
+    for (int i = 1; i <= repeat->times; ++i) {
+      if (auto failure = run_steps(repeat->steps)) {
+        failure->message = fmt::format("iteration {} of {}: {}", i, repeat->times, failure->message);
+        return failure;
+      }
+    }
+    return std::nullopt;
+  }
+  if (const auto* retry = std::get_if<scenario::RetryStep>(&step.body)) {
+    std::optional<StepFailure> failure;
+    for (int attempt = 1; attempt <= retry->attempts; ++attempt) {
+      failure = run_steps(retry->steps);
+      if (!failure) return std::nullopt;
+      if (attempt < retry->attempts) {
+        if (auto stop = do_wait(std::min(Clock::now() + retry->delay, case_deadline_))) return stop;
+      }
+    }
+    failure->message = fmt::format("all {} attempts failed; the last: {}", retry->attempts, failure->message);
+    return failure;
+  }
+  return StepFailure{Outcome::error, "step kind not supported by this runner", {}};
+}
+
+std::optional<StepFailure> CaseExecution::do_expect(const scenario::Step& step,
+                                                    const std::vector<scenario::Matcher>& any_of,
+                                                    const std::vector<scenario::Matcher>& must_not,
+                                                    Clock::time_point deadline) {
+  console::ExpectRequest request;
+  bool waits_for_crash = false;
+  for (const auto& matcher : any_of) {
+    auto regex = scenario::matcher_regex(matcher, *in_.dialect, ctx_);
+    for (const char* crash : default_must_not) {
+      if (regex.find(std::string(crash).substr(0, 5)) != std::string::npos) waits_for_crash = true;
+    }
+    request.any_of.push_back(console::Pattern::regex(regex));
+  }
+  for (const auto& matcher : must_not) {
+    request.must_not.push_back(console::Pattern::regex(scenario::matcher_regex(matcher, *in_.dialect, ctx_)));
+  }
+  if (!waits_for_crash) {
+    for (const char* crash : default_must_not)
+      request.must_not.push_back(console::Pattern::regex(crash));
+  }
+  console::ExpectResult result;
+  while (true) {
+    request.deadline = std::min(deadline, Clock::now() + interrupt_slice);
+    result = session_.console().expect(request);
+    if (result.status != console::ExpectStatus::timeout || Clock::now() >= deadline || interrupted()) break;
+  }
+  if (result.ok()) {
+    for (auto& [name, value] : result.captures)
+      ctx_.captures[name] = value;
+    (void)step;
+    return std::nullopt;
+  }
+  StepFailure failure;
+  failure.outcome = result.status == console::ExpectStatus::vanished ? Outcome::error : Outcome::failed;
+  switch (result.status) {
+    case console::ExpectStatus::timeout:
+      failure.message = interrupted() ? "interrupted while waiting for " + describe_matchers(any_of)
+                                      : "no line matched " + describe_matchers(any_of) + " in time";
+      break;
+    case console::ExpectStatus::forbidden: {
+      std::string pattern = result.pattern_index >= 0 &&
+                                    static_cast<std::size_t>(result.pattern_index) < request.must_not.size()
+                                ? request.must_not[static_cast<std::size_t>(result.pattern_index)].text()
+                                : "?";
+      failure.message = fmt::format("a must-not-appear line showed up (/{}/): {}", pattern,
+                                    sanitize_text(result.line.text));
+      break;
+    }
+    case console::ExpectStatus::vanished:
+      failure.message = result.reason;
+      break;
+    case console::ExpectStatus::matched:
+      break;
+  }
+  failure.detail = fmt::format("Expected: {}\n{}", describe_matchers(any_of), result.describe());
+  return failure;
+}
+
+std::optional<StepFailure> CaseExecution::do_wait(Clock::time_point until) {
+  while (Clock::now() < until) {
+    if (interrupted() && !teardown_) return StepFailure{Outcome::error, "interrupted", {}};
+    std::this_thread::sleep_for(std::min<Clock::duration>(interrupt_slice, until - Clock::now()));
+  }
+  return std::nullopt;
+}
+
+HttpReply CaseExecution::ap_get(const ApEndpoint& endpoint, const std::string& target,
+                                Clock::time_point deadline) {
+  auto started = Clock::now();
+  json::object record{{"kind", "ap"},
+                      {"wall", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count()},
+                      {"method", "GET"},
+                      {"url", fmt::format("http://{}:{}{}", endpoint.host, endpoint.port, target)}};
+  try {
+    auto reply = http_get(endpoint.host, static_cast<std::uint16_t>(endpoint.port), target, deadline);
+    record["status"] = reply.status;
+    record["body"] = reply.body;
+    record["duration_us"] =
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count();
+    ap_journal_.push_back(masked(json::serialize(record)));
+    return reply;
+  } catch (const HttpError& e) {
+    record["error"] = e.what();
+    ap_journal_.push_back(masked(json::serialize(record)));
+    throw;
+  }
+}
+
+std::optional<StepFailure> CaseExecution::do_ap_config(const scenario::ApConfigStep& step,
+                                                       Clock::time_point deadline) {
+  const auto& board = session_.board();
+  if (!board.simulated() && !board.join.empty()) {
+    auto joined = run_host_command(resolve(board.join), {{"PROVHIL_BOARD", board.name}}, deadline);
+    if (joined.timed_out || joined.exit_code != 0) {
+      return StepFailure{Outcome::error,
+                         joined.timed_out
+                             ? "joining the board's AP timed out"
+                             : fmt::format("joining the board's AP failed (exit {})", joined.exit_code),
+                         joined.output};
+    }
+  }
+  ApEndpoint endpoint;
+  try {
+    endpoint = session_.ap_endpoint(deadline);
+  } catch (const std::runtime_error& e) {
+    return StepFailure{Outcome::failed, e.what(), {}};
+  }
+  try {
+    auto info = ap_get(endpoint, "/board_info.json", deadline);
+    if (info.status != 200)
+      return StepFailure{Outcome::failed, fmt::format("/board_info.json answered {}", info.status),
+                         info.body};
+    json::value parsed;
+    try {
+      parsed = json::parse(info.body);
+    } catch (const std::exception& e) {
+      return StepFailure{Outcome::failed, fmt::format("/board_info.json is not JSON: {}", e.what()),
+                         info.body};
+    }
+    if (!parsed.is_object())
+      return StepFailure{Outcome::failed, "/board_info.json is not a JSON object", info.body};
+    const auto& object = parsed.as_object();
+    for (const auto& [name, value] : object) {
+      // Every field becomes a capture too (`${board_info.last_error}`...), e.g. to check it later.
+      ctx_.captures["board_info." + std::string(name)] = json_scalar_text(value);
+    }
+    for (const auto& named : step.board_info) {
+      const auto* field = object.if_contains(named.name);
+      std::optional<std::string> value;
+      if (field != nullptr) value = json_scalar_text(*field);
+      intercept::ValueCheck check;
+      check.name = named.name;
+      check.kind = to_intercept(named.check.kind);
+      check.value = named.check.kind == scenario::ValueCheck::Kind::matches
+                        ? resolve(named.check.value, scenario::Escape::regex)
+                        : resolve(named.check.value);
+      for (const auto& v : named.check.values)
+        check.values.push_back(resolve(v));
+      auto verdict = intercept::run_value_check(check, value, "board_info");
+      if (!verdict.passed)
+        return StepFailure{Outcome::failed, fmt::format("board_info.json: {}", verdict.check),
+                           fmt::format("{}\nboard_info.json: {}", verdict.detail, info.body)};
+    }
+    if (step.wifi_scan || !step.scan_contains.empty()) {
+      auto scan = ap_get(endpoint, "/wifi_scan.json", deadline);
+      if (scan.status != 200)
+        return StepFailure{Outcome::failed, fmt::format("/wifi_scan.json answered {}", scan.status),
+                           scan.body};
+      json::value networks;
+      try {
+        networks = json::parse(scan.body);
+      } catch (const std::exception& e) {
+        return StepFailure{Outcome::failed, fmt::format("/wifi_scan.json is not JSON: {}", e.what()),
+                           scan.body};
+      }
+      if (!networks.is_array())
+        return StepFailure{Outcome::failed, "/wifi_scan.json is not a JSON array", scan.body};
+      for (const auto& wanted_template : step.scan_contains) {
+        auto wanted = resolve(wanted_template);
+        bool found =
+            std::any_of(networks.as_array().begin(), networks.as_array().end(), [&](const json::value& n) {
+              const auto* ssid = n.is_object() ? n.as_object().if_contains("ssid") : nullptr;
+              return ssid != nullptr && ssid->is_string() && ssid->as_string() == wanted;
+            });
+        if (!found)
+          return StepFailure{Outcome::failed, fmt::format("/wifi_scan.json does not list '{}'", wanted),
+                             scan.body};
+      }
+    }
+    if (!step.config.empty()) {
+      std::string target = "/config";
+      char separator = '?';
+      for (const auto& [name, value] : step.config) {
+        target += separator + percent_encode(name, false) + "=" + percent_encode(resolve(value), false);
+        separator = '&';
+      }
+      auto answer = ap_get(endpoint, target, deadline);
+      std::string status;
+      try {
+        auto parsed_answer = json::parse(answer.body);
+        if (const auto* s =
+                parsed_answer.is_object() ? parsed_answer.as_object().if_contains("status") : nullptr)
+          status = json_scalar_text(*s);
+      } catch (const std::exception&) {
+        status = "(not JSON)";
+      }
+      if (status != step.expect_status)
+        return StepFailure{Outcome::failed,
+                           fmt::format("/config answered {} with status '{}', expected '{}'", answer.status,
+                                       status, step.expect_status),
+                           answer.body};
+    }
+  } catch (const HttpError& e) {
+    return StepFailure{Outcome::failed, e.what(), {}};
+  }
+  return std::nullopt;
+}
+
+std::optional<StepFailure> CaseExecution::do_exec(const scenario::ExecStep& step,
+                                                  Clock::time_point deadline) {
+  auto result = run_host_command(resolve(step.command), {{"PROVHIL_BOARD", session_.board().name}}, deadline);
+  if (!result.started) return StepFailure{Outcome::error, "could not start /bin/sh: " + result.output, {}};
+  if (result.timed_out)
+    return StepFailure{Outcome::failed, "the command did not finish before its deadline", result.output};
+  if (result.exit_code != step.expect_exit)
+    return StepFailure{Outcome::failed,
+                       fmt::format("the command exited {}, expected {}", result.exit_code, step.expect_exit),
+                       result.output};
+  return std::nullopt;
+}
+
+intercept::ProvisionExpectation CaseExecution::provision_expectation(
+    const scenario::ExpectProvisionStep& step) {
+  intercept::ProvisionExpectation expectation;
+  expectation.token = resolve(step.token);
+  expectation.owner = in_.owner;
+  using CK = scenario::CountRule::Kind;
+  expectation.count = step.count.kind == CK::exactly    ? intercept::CountRule::exactly_n(step.count.count)
+                      : step.count.kind == CK::at_least ? intercept::CountRule::at_least_n(step.count.count)
+                                                        : intercept::CountRule::no_request();
+  auto& builtin = expectation.builtin;
+  const std::map<std::string, bool*> switches{
+      {"token_format", &builtin.token_format},   {"template_id_format", &builtin.template_id_format},
+      {"type_value", &builtin.type_value},       {"version_format", &builtin.version_format},
+      {"no_duplicates", &builtin.no_duplicates}, {"method_get", &builtin.method_get},
+      {"path_exact", &builtin.path_exact}};
+  for (const auto& [name, on] : step.builtin_checks) {
+    auto it = switches.find(name);
+    if (it == switches.end()) throw std::invalid_argument("unknown built-in check '" + name + "'");
+    *it->second = on;
+  }
+  auto convert_checks = [&](const std::vector<scenario::NamedCheck>& from,
+                            std::vector<intercept::ValueCheck>& to) {
+    for (const auto& named : from) {
+      intercept::ValueCheck check;
+      check.name = named.name;
+      check.kind = to_intercept(named.check.kind);
+      check.value = named.check.kind == scenario::ValueCheck::Kind::matches
+                        ? resolve(named.check.value, scenario::Escape::regex)
+                        : resolve(named.check.value);
+      for (const auto& v : named.check.values)
+        check.values.push_back(resolve(v));
+      to.push_back(std::move(check));
+    }
+  };
+  convert_checks(step.query, expectation.query);
+  convert_checks(step.headers, expectation.headers);
+
+  auto make_answer =
+      [&](const std::variant<scenario::Response, scenario::Redirect, scenario::Proxy>& answer) {
+        if (const auto* respond = std::get_if<scenario::Response>(&answer)) {
+          intercept::Answer a = respond->status == 400 && !respond->body ? intercept::Answer::invalid_token()
+                                                                         : intercept::Answer::ok();
+          a.status = respond->status;
+          if (respond->body) a.body = resolve(*respond->body);
+          for (const auto& [name, value] : respond->headers)
+            a.headers.emplace_back(name, resolve(value));
+          return a;
+        }
+        if (const auto* redirect = std::get_if<scenario::Redirect>(&answer)) {
+          return intercept::Answer::redirect_to(resolve(redirect->location), redirect->status);
+        }
+        const auto& proxy = std::get<scenario::Proxy>(answer);
+        if (!proxy.upstream.empty() && proxy.upstream != in_.inventory->interceptor.upstream) {
+          throw std::invalid_argument(
+              "a per-step proxy upstream is not supported: set interceptor.upstream in the inventory");
+        }
+        return intercept::Answer::forward();
+      };
+  expectation.answers.push_back(make_answer(step.answer));
+  for (const auto& [nth, answer] : step.nth_answers) {
+    auto a = make_answer(answer);
+    a.nth = nth;
+    expectation.answers.push_back(std::move(a));
+  }
+  for (const auto& fault : step.faults) {
+    if (fault.connection_fault()) {
+      if (fault.request.value_or(1) != 1)
+        throw std::invalid_argument(
+            fmt::format("{}: a handshake fault applies to the next connection only ({})",
+                        fault.where.to_string(), "request: 1"));
+      intercept::ConnectionFault armed;
+      using FK = scenario::Fault::Kind;
+      armed.kind = fault.kind == FK::tls_alert         ? intercept::ConnectionFault::Kind::tls_alert
+                   : fault.kind == FK::stall_handshake ? intercept::ConnectionFault::Kind::stall_handshake
+                   : fault.kind == FK::expired_cert    ? intercept::ConnectionFault::Kind::expired_cert
+                                                       : intercept::ConnectionFault::Kind::wrong_name_cert;
+      in_.interceptor->arm_connection_fault(armed);
+      continue;
+    }
+    intercept::Fault f;
+    using FK = scenario::Fault::Kind;
+    using IK = intercept::Fault::Kind;
+    switch (fault.kind) {
+      case FK::delay:
+        f.kind = IK::delay;
+        break;
+      case FK::close:
+        f.kind = IK::close;
+        break;
+      case FK::reset:
+        f.kind = IK::reset;
+        break;
+      case FK::malformed:
+        f.kind = IK::malformed;
+        break;
+      case FK::truncated:
+        f.kind = IK::truncated;
+        break;
+      default:
+        f.kind = IK::tls_truncation;
+        break;
+    }
+    f.delay = fault.delay;
+    if (fault.delay_max) f.delay_max = *fault.delay_max;
+    if (fault.seed) f.seed = *fault.seed;
+    // A fault for the Nth request rides on that request's answer (made from the default one).
+    intercept::Answer* target = &expectation.answers.front();
+    if (fault.request) {
+      auto it = std::find_if(expectation.answers.begin(), expectation.answers.end(),
+                             [&](const intercept::Answer& a) { return a.nth == fault.request; });
+      if (it == expectation.answers.end()) {
+        auto copy = expectation.answers.front();
+        copy.nth = fault.request;
+        copy.faults.clear();
+        expectation.answers.push_back(std::move(copy));
+        target = &expectation.answers.back();
+      } else {
+        target = &*it;
+      }
+    }
+    target->faults.push_back(f);
+  }
+  return expectation;
+}
+
+intercept::ExpectationId CaseExecution::register_provision(const scenario::Step& step) {
+  return in_.interceptor->expect_provision(
+      provision_expectation(std::get<scenario::ExpectProvisionStep>(step.body)));
+}
+
+intercept::ExpectationId CaseExecution::register_login(const scenario::Step& step) {
+  const auto& login = std::get<scenario::ExpectLoginStep>(step.body);
+  intercept::LoginExpectation expectation;
+  expectation.token = resolve(login.token);
+  expectation.owner = in_.owner;
+  expectation.count = intercept::CountRule::at_least_n(1);
+  expectation.accept = login.accept;
+  for (const auto& named : login.info) {
+    intercept::ValueCheck check;
+    check.name = named.name;
+    check.kind = to_intercept(named.check.kind);
+    check.value = named.check.kind == scenario::ValueCheck::Kind::matches
+                      ? resolve(named.check.value, scenario::Escape::regex)
+                      : resolve(named.check.value);
+    for (const auto& v : named.check.values)
+      check.values.push_back(resolve(v));
+    expectation.info.push_back(std::move(check));
+  }
+  return in_.interceptor->expect_login(std::move(expectation));
+}
+
+void CaseExecution::arm_next_provision() {
+  if (provision_cursor_ >= provision_plan_.size()) return;
+  const auto* step = provision_plan_[provision_cursor_++];
+  armed_provision_ = Armed{step, register_provision(*step)};
+}
+
+void CaseExecution::arm_next_login() {
+  if (login_cursor_ >= login_plan_.size()) return;
+  const auto* step = login_plan_[login_cursor_++];
+  armed_login_ = Armed{step, register_login(*step)};
+}
+
+std::optional<StepFailure> CaseExecution::judge(const intercept::WaitResult& result, const char* what) {
+  std::vector<std::string> failed_checks;
+  for (const auto& exchange : result.exchanges) {
+    for (const auto& verdict : exchange.verdicts) {
+      if (!verdict.passed)
+        failed_checks.push_back(verdict.check + (verdict.detail.empty() ? "" : ": " + verdict.detail));
+    }
+  }
+  if (result.satisfied && failed_checks.empty()) return std::nullopt;
+  StepFailure failure;
+  failure.message = failed_checks.empty() ? result.summary
+                                          : fmt::format("{} check(s) failed on the {} request: {}",
+                                                        failed_checks.size(), what, failed_checks.front());
+  failure.detail = "Expected: " + result.summary + "\n";
+  for (const auto& check : failed_checks)
+    failure.detail += "  failed: " + check + "\n";
+  if (!result.exchanges.empty()) {
+    failure.detail += "Last exchange:\n" + result.exchanges.back().to_json_line(in_.masker) + "\n";
+  } else {
+    failure.detail += fmt::format("No {} request arrived.\n", what);
+  }
+  return failure;
+}
+
+std::optional<StepFailure> CaseExecution::do_expect_provision(const scenario::Step& step,
+                                                              Clock::time_point deadline) {
+  intercept::ExpectationId id;
+  if (armed_provision_ && armed_provision_->step == &step) {
+    id = armed_provision_->id;
+  } else {
+    // A retry running this step again: its earlier expectation is retired already.
+    if (armed_provision_) in_.interceptor->finish(armed_provision_->id);
+    id = register_provision(step);
+  }
+  armed_provision_.reset();
+  intercept::WaitResult waited;
+  do {
+    waited = in_.interceptor->wait(id, std::min(deadline, Clock::now() + interrupt_slice));
+  } while (waited.timed_out && Clock::now() < deadline && !interrupted());
+  auto final_result = in_.interceptor->finish(id);
+  arm_next_provision();
+  if (!waited.satisfied && interrupted()) return StepFailure{Outcome::error, "interrupted", {}};
+  return judge(final_result, "provision");
+}
+
+std::optional<StepFailure> CaseExecution::do_expect_login(const scenario::Step& step,
+                                                          Clock::time_point deadline) {
+  intercept::ExpectationId id;
+  if (armed_login_ && armed_login_->step == &step) {
+    id = armed_login_->id;
+  } else {
+    if (armed_login_) in_.interceptor->finish(armed_login_->id);
+    id = register_login(step);
+  }
+  armed_login_.reset();
+  intercept::WaitResult waited;
+  do {
+    waited = in_.interceptor->wait(id, std::min(deadline, Clock::now() + interrupt_slice));
+  } while (waited.timed_out && Clock::now() < deadline && !interrupted());
+  auto final_result = in_.interceptor->finish(id);
+  arm_next_login();
+  if (!waited.satisfied && interrupted()) return StepFailure{Outcome::error, "interrupted", {}};
+  return judge(final_result, "login");
+}
+
+std::string CaseExecution::last_lines_text() const {
+  std::string out;
+  for (const auto& line : session_.console().recent_lines(evidence_lines)) {
+    out += "  " + masked(sanitize_text(line.text)) + "\n";
+  }
+  return out.empty() ? "  (none)\n" : out;
+}
+
+void CaseExecution::write_attachments() {
+  auto& console = session_.console();
+  console.set_logs({}, {});
+  const auto& dir = in_.case_dir;
+  std::string lines = in_.interceptor->journal_lines_for_owner(in_.owner);
+  for (const auto& line : ap_journal_)
+    lines += line + "\n";
+  {
+    std::ofstream out(dir / "exchanges.jsonl", std::ios::binary);
+    out << masked(lines);
+  }
+  result_.attachments.exchanges = dir / "exchanges.jsonl";
+  std::size_t start = 0;
+  while (start < lines.size()) {
+    auto end = lines.find('\n', start);
+    if (end == std::string::npos) end = lines.size();
+    if (end > start) {
+      try {
+        result_.exchanges.push_back(json::parse(masked(std::string_view(lines).substr(start, end - start))));
+      } catch (const std::exception&) {
+        // A line that is not JSON stays in the attachment only.
+      }
+    }
+    start = end + 1;
+  }
+  json::object variables;
+  json::object vars;
+  for (const auto& [name, value] : ctx_.vars)
+    vars[name] = masked(value);
+  json::object captures;
+  for (const auto& [name, value] : ctx_.captures)
+    captures[name] = masked(value);
+  variables["vars"] = std::move(vars);
+  variables["captures"] = std::move(captures);
+  variables["board_token"] = masked(in_.board_token);
+  {
+    std::ofstream out(dir / "variables.json", std::ios::binary);
+    out << json::serialize(variables) << "\n";
+  }
+  result_.attachments.variables = dir / "variables.json";
+}
+
+}  // namespace
+
+report::CaseResult run_case(const CaseInput& input) {
+  return CaseExecution(input).run();
+}
+
+}  // namespace provhil::runner

@@ -1,0 +1,35 @@
+#pragma once
+// Runs one (scenario, board) pair: setup, steps and teardown, step by step against the board's
+// console, its setup AP and the interceptor, and turns what happened into a report::CaseResult.
+#include <atomic>
+#include <filesystem>
+#include <functional>
+#include <string>
+
+#include "common/secrets.hpp"
+#include "intercept/interceptor.hpp"
+#include "report/results.hpp"
+#include "runner/board_session.hpp"
+#include "scenario/model.hpp"
+
+namespace provhil::runner {
+
+struct CaseInput {
+  const scenario::Scenario* scenario = nullptr;
+  const scenario::Inventory* inventory = nullptr;
+  const scenario::Dialect* dialect = nullptr;
+  BoardSession* session = nullptr;
+  intercept::Interceptor* interceptor = nullptr;
+  SecretMasker* masker = nullptr;
+  std::string board_token;
+  std::string owner;  // the interceptor's owner string: "<scenario> [<board>]" (+ " #<attempt>")
+  std::filesystem::path case_dir;
+  const std::atomic<bool>* interrupted = nullptr;
+  // Progress: a step starts / ends.
+  std::function<void(const std::string& label)> on_step_start;
+  std::function<void(const report::StepResult& step)> on_step_done;
+};
+
+report::CaseResult run_case(const CaseInput& input);
+
+}  // namespace provhil::runner

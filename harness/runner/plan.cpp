@@ -1,0 +1,67 @@
+#include "runner/plan.hpp"
+
+#include <algorithm>
+
+namespace provhil::runner {
+
+namespace {
+
+bool selected(const scenario::Scenario& s, const std::vector<std::string>& filters) {
+  if (filters.empty()) return true;
+  for (const auto& f : filters) {
+    if (s.name == f || s.name.find(f) != std::string::npos) return true;
+    if (std::find(s.tags.begin(), s.tags.end(), f) != s.tags.end()) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::vector<PlannedPair> plan_pairs(const std::vector<scenario::Scenario>& scenarios,
+                                    const std::vector<scenario::Board>& boards,
+                                    const std::vector<std::string>& filters, bool one_board) {
+  std::vector<const scenario::Scenario*> ordered;
+  for (const auto& s : scenarios)
+    ordered.push_back(&s);
+  std::stable_sort(ordered.begin(), ordered.end(), [](const auto* a, const auto* b) {
+    return std::tie(a->file, a->name) < std::tie(b->file, b->name);
+  });
+  std::vector<const scenario::Board*> board_order;
+  for (const auto& b : boards)
+    board_order.push_back(&b);
+  std::stable_sort(board_order.begin(), board_order.end(),
+                   [](const auto* a, const auto* b) { return a->name < b->name; });
+
+  std::vector<PlannedPair> pairs;
+  for (const auto* s : ordered) {
+    if (!selected(*s, filters)) {
+      pairs.push_back({s, nullptr, "filtered out by --filter"});
+      continue;
+    }
+    bool any = false;
+    for (const auto* b : board_order) {
+      if (!scenario::matches(s->boards, *b)) continue;
+      pairs.push_back({s, b, {}});
+      any = true;
+      if (one_board) break;
+    }
+    if (!any) pairs.push_back({s, nullptr, "no eligible board in the inventory"});
+  }
+  return pairs;
+}
+
+std::vector<PlannedPair> shard_pairs(const std::vector<PlannedPair>& pairs, int index, int count) {
+  std::vector<PlannedPair> out;
+  std::size_t runnable = 0;
+  for (const auto& p : pairs) {
+    if (p.board == nullptr) {
+      if (index == 1) out.push_back(p);
+      continue;
+    }
+    if (static_cast<int>(runnable % static_cast<std::size_t>(count)) == index - 1) out.push_back(p);
+    ++runnable;
+  }
+  return out;
+}
+
+}  // namespace provhil::runner

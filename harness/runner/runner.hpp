@@ -1,0 +1,43 @@
+#pragma once
+// `provhil run`: plans (scenario, board) pairs from scenario files and the lab inventory, runs each
+// board's pairs in order on its own thread with one interceptor for the whole run, and writes the
+// reports. Returns the process exit code (common/exit_codes.hpp).
+#include <atomic>
+#include <filesystem>
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace provhil::runner {
+
+struct Shard {
+  int index = 1;  // 1-based
+  int count = 1;
+};
+// "K/N" with 1 <= K <= N; nullopt (and `error` set) otherwise.
+std::optional<Shard> parse_shard(const std::string& text, std::string& error);
+
+enum class Verbosity { quiet, normal, verbose };
+
+struct RunOptions {
+  std::vector<std::filesystem::path> paths{"scenarios"};
+  std::filesystem::path inventory = "fixtures/boards.yaml";
+  std::filesystem::path report_dir = "reports";
+  std::optional<std::filesystem::path> junit_path;
+  std::vector<std::string> filters;  // a pair runs when its scenario's name or one of its tags matches any
+  bool one_board = false;            // each scenario on the first matching board only
+  int retries = 0;                   // re-runs of a failed pair; a later pass is recorded as flaky
+  Shard shard;
+  bool list_only = false;  // print the plan, run nothing
+  Verbosity verbosity = Verbosity::normal;
+  bool show_secrets = false;
+  std::optional<double> sim_time_scale;  // overrides the simulator profiles' time scale
+  std::filesystem::path provhil_binary;  // spawns simulated boards; empty: this process's own binary
+  // Set from a signal handler (SIGINT/SIGTERM): start nothing new, tear down, write the reports.
+  std::atomic<bool>* interrupted = nullptr;
+};
+
+int run(const RunOptions& options, std::ostream& out, std::ostream& err);
+
+}  // namespace provhil::runner
