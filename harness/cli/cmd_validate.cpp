@@ -3,10 +3,12 @@
 #include <CLI/CLI.hpp>
 
 #include <chrono>
+#include <cstdio>
 
 #include "cli/commands.hpp"
 #include "common/exit_codes.hpp"
 #include "scenario/loader.hpp"
+#include "sim/profile.hpp"
 
 namespace provhil::cli {
 
@@ -19,6 +21,23 @@ struct ValidateOptions {
   bool quiet = false;
 };
 
+// sim::ProfileError reads "FILE:LINE:COL: message": keep the place as a place.
+scenario::Diagnostic profile_diagnostic(const std::filesystem::path& profile, std::string_view what) {
+  scenario::Diagnostic d{scenario::Diagnostic::Severity::error, {profile.string(), 0, 0}, std::string(what)};
+  auto prefix = profile.string() + ":";
+  if (what.rfind(prefix, 0) != 0) return d;
+  int line = 0;
+  int column = 0;
+  int used = 0;
+  std::string rest(what.substr(prefix.size()));
+  if (std::sscanf(rest.c_str(), "%d:%d: %n", &line, &column, &used) == 2 && used > 0) {
+    d.where.line = line;
+    d.where.column = column;
+    d.message = rest.substr(static_cast<std::size_t>(used));
+  }
+  return d;
+}
+
 int run_validate(const ValidateOptions& options) {
   using scenario::Diagnostic;
   auto started = std::chrono::steady_clock::now();
@@ -27,6 +46,15 @@ int run_validate(const ValidateOptions& options) {
   scenario::InventoryOptions inventory_options;
   inventory_options.require_secrets = options.require_secrets;
   auto report = scenario::validate_paths(paths, options.lab, inventory_options);
+  // Simulator profiles belong to the sim module, above scenario: checked here.
+  for (const auto& profile : report.sim_profiles) {
+    ++report.files_checked;
+    try {
+      sim::load_profile(profile);
+    } catch (const sim::ProfileError& e) {
+      report.diagnostics.push_back(profile_diagnostic(profile, e.what()));
+    }
+  }
   int errors = 0;
   int warnings = 0;
   for (const auto& d : report.diagnostics) {

@@ -301,6 +301,8 @@ class ScenarioChecker {
 
 // The first top-level key that tells what a YAML text is, without parsing it.
 FileKind kind_of_text(std::string_view text) {
+  bool dialect = false;
+  bool dialect_tables = false;
   std::size_t pos = 0;
   while (pos < text.size()) {
     auto end = text.find('\n', pos);
@@ -311,10 +313,13 @@ FileKind kind_of_text(std::string_view text) {
     };
     if (starts("scenario")) return FileKind::scenario;
     if (starts("boards")) return FileKind::inventory;
-    if (starts("dialect")) return FileKind::dialect;
+    if (starts("dialect")) dialect = true;
+    if (starts("states") || starts("state_pattern") || starts("events")) dialect_tables = true;
     if (end == std::string_view::npos) break;
     pos = end + 1;
   }
+  // A simulator profile names its dialect too, but has no state or event tables.
+  if (dialect) return dialect_tables ? FileKind::dialect : FileKind::sim_profile;
   return FileKind::unknown;
 }
 
@@ -409,6 +414,11 @@ ValidationReport validate_paths(const std::vector<std::filesystem::path>& paths,
       }
     }
     append(check_inventory(*inventory.value, dialects));
+    for (const auto& board : inventory.value->boards) {
+      if (!board.sim_profile || !std::filesystem::exists(*board.sim_profile)) continue;
+      if (loaded.insert(canonical(*board.sim_profile)).second)
+        report.sim_profiles.push_back(*board.sim_profile);
+    }
   }
 
   std::map<std::string, std::string> scenario_names;  // name -> file that uses it first
@@ -456,6 +466,9 @@ ValidationReport validate_paths(const std::vector<std::filesystem::path>& paths,
       }
       case FileKind::dialect:
         append(std::move(load_dialect(file).diagnostics));
+        break;
+      case FileKind::sim_profile:
+        report.sim_profiles.push_back(file);
         break;
       case FileKind::unknown:
         out.push_back(

@@ -65,7 +65,8 @@ std::vector<std::filesystem::path> find_scenario_files(const std::vector<std::fi
                                                        std::vector<Diagnostic>& diagnostics);
 
 // What a YAML file is, from its top-level keys: `scenario:`, `boards:`, `dialect:`.
-enum class FileKind { scenario, inventory, dialect, unknown };
+// (`dialect:` alone, without states or events, is a simulator profile.)
+enum class FileKind { scenario, inventory, dialect, sim_profile, unknown };
 FileKind detect_file_kind(const std::filesystem::path& file);
 
 // `provhil validate`: loads the inventory, its dialects, and every file under `paths` (scenarios,
@@ -74,6 +75,10 @@ struct ValidationReport {
   std::vector<Diagnostic> diagnostics;
   int files_checked = 0;
   int scenarios = 0;
+  // Simulator profiles found under `paths` or used by the inventory's boards: the scenario module
+  // cannot read them (the simulator sits above it), so the caller checks them (`provhil validate`
+  // does, with sim::load_profile) and counts them.
+  std::vector<std::filesystem::path> sim_profiles;
   bool ok() const { return !has_errors(diagnostics); }
 };
 ValidationReport validate_paths(const std::vector<std::filesystem::path>& paths,

@@ -257,10 +257,11 @@ TEST(ScenarioLoader, FindsScenarioFilesRecursivelyInOrderAndTellsKinds) {
   test::write_file(dir / "a.yml", "# comment\nscenario: one\nsteps: []\n");
   test::write_file(dir / "notes.txt", "not yaml");
   test::write_file(dir / "lab.yaml", "boards: []\n");
-  test::write_file(dir / "d.yaml", "dialect: x\n");
+  test::write_file(dir / "d.yaml", "dialect: x\nstates: [A]\n");
+  test::write_file(dir / "p.yaml", "dialect: edgent-1.2\nboard: { type: ESP32 }\n");
   std::vector<Diagnostic> diagnostics;
   auto files = find_scenario_files({dir.path(), dir / "missing.yaml"}, diagnostics);
-  ASSERT_EQ(files.size(), 4u);
+  ASSERT_EQ(files.size(), 5u);
   EXPECT_EQ(files[0].filename(), "a.yml");
   EXPECT_EQ(files[1].filename(), "two.yaml");
   EXPECT_EQ(files[3].filename(), "lab.yaml");
@@ -270,6 +271,7 @@ TEST(ScenarioLoader, FindsScenarioFilesRecursivelyInOrderAndTellsKinds) {
   EXPECT_EQ(detect_file_kind(dir / "a.yml"), FileKind::scenario);
   EXPECT_EQ(detect_file_kind(dir / "lab.yaml"), FileKind::inventory);
   EXPECT_EQ(detect_file_kind(dir / "d.yaml"), FileKind::dialect);
+  EXPECT_EQ(detect_file_kind(dir / "p.yaml"), FileKind::sim_profile);
   EXPECT_EQ(detect_file_kind(dir / "notes.txt"), FileKind::unknown);
 }
 

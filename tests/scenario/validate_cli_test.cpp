@@ -8,19 +8,41 @@
 namespace provhil {
 namespace {
 
-// The shipped inventory and dialects copied next to stand-in simulator profiles.
+// A copy of the shipped fixtures (inventory, dialects, simulator profiles) that a test may change.
 struct Lab {
   test::TempDir dir;
   std::filesystem::path inventory;
   Lab() {
     auto src = test::source_dir() / "fixtures";
+    for (const auto* folder : {"dialects", "sim"})
+      for (const auto& entry : std::filesystem::directory_iterator(src / folder))
+        if (entry.is_regular_file())
+          test::write_file(dir / folder / entry.path().filename(), test::read_file(entry.path()));
     inventory = test::write_file(dir / "boards.yaml", test::read_file(src / "boards.yaml"));
-    for (const auto& entry : std::filesystem::directory_iterator(src / "dialects"))
-      test::write_file(dir / "dialects" / entry.path().filename(), test::read_file(entry.path()));
-    test::write_file(dir / "sim/esp32.yaml", "# stand-in\n");
-    test::write_file(dir / "sim/esp32-stock.yaml", "# stand-in\n");
   }
 };
+
+TEST(ValidateCli, DefaultsCheckTheShippedTreeFromTheProjectFolder) {
+  test::ProcessOptions options;
+  options.working_dir = test::source_dir().string();
+  auto result = test::run_process({PROVHIL_BINARY, "validate", "scenarios", "fixtures"}, options);
+  EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
+  // 8 scenarios, the inventory, 3 dialects and the simulator profiles.
+  EXPECT_NE(result.out.find("(8 scenarios, inventory fixtures/boards.yaml): 0 errors, 0 warnings"),
+            std::string::npos)
+      << result.out;
+}
+
+TEST(ValidateCli, ABrokenSimulatorProfileOfTheInventoryIsAnError) {
+  Lab lab;
+  auto profile = lab.dir / "sim/esp32.yaml";
+  test::write_file(profile, test::read_file(profile) + "bogus_key: 1\n");
+  auto result = test::run_process({PROVHIL_BINARY, "validate", "--lab", lab.inventory.string(),
+                                   (test::source_dir() / "scenarios").string()});
+  EXPECT_EQ(result.exit_code, 2) << result.out << result.err;
+  EXPECT_NE(result.err.find(profile.string() + ":"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("bogus_key"), std::string::npos) << result.err;
+}
 
 TEST(ValidateCli, ShippedScenariosPassWithExitZero) {
   Lab lab;
