@@ -1,6 +1,6 @@
 // `provhil sim`: one simulated Edgent board on this process's stdin/stdout (docs/sim.md).
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "cli/commands.hpp"
 #include "common/exit_codes.hpp"
@@ -19,10 +19,12 @@ void add_sim_command(CLI::App& app, int& exit_code) {
     std::string ap_endpoint_file;
   };
   auto args = std::make_shared<Args>();
-  command->add_option("--profile", args->profile, "Board profile (YAML), e.g. fixtures/sim/esp32.yaml")->required();
+  command->add_option("--profile", args->profile, "Board profile (YAML), e.g. fixtures/sim/esp32.yaml")
+      ->required();
   command->add_option("--state", args->state, "State file: the board's flash (config survives reboots)");
   command->add_option("--ca", args->ca, "Lab CA certificate (PEM) the board trusts; overrides the profile's");
-  command->add_option("--time-scale", args->time_scale, "Multiplies artificial delays; 0 = none (fast tests)");
+  command->add_option("--time-scale", args->time_scale,
+                      "Multiplies artificial delays; 0 = none (fast tests)");
   command->add_option("--resolve", args->resolve, "NAME:PORT=ADDR:PORT, like curl's (repeatable)");
   command->add_option("--ap-endpoint-file", args->ap_endpoint_file,
                       "Written with 127.0.0.1:PORT of the setup AP's HTTP server while it is up");

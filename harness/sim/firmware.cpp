@@ -14,10 +14,10 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <array>
 #include <cerrno>
-#include <fmt/format.h>
 #include <memory>
 #include <random>
 
@@ -75,16 +75,26 @@ enum class State {
 
 const char* state_name(State s) {
   switch (s) {
-    case State::INIT: return "INIT";
-    case State::WAIT_CONFIG: return "WAIT_CONFIG";
-    case State::CONFIGURING: return "CONFIGURING";
-    case State::CONNECTING_NET: return "CONNECTING_NET";
-    case State::CONNECTING_CLOUD: return "CONNECTING_CLOUD";
-    case State::RUNNING: return "RUNNING";
-    case State::OTA_UPGRADE: return "OTA_UPGRADE";
-    case State::SWITCH_TO_STA: return "SWITCH_TO_STA";
-    case State::RESET_CONFIG: return "RESET_CONFIG";
-    case State::ERROR: return "ERROR";
+    case State::INIT:
+      return "INIT";
+    case State::WAIT_CONFIG:
+      return "WAIT_CONFIG";
+    case State::CONFIGURING:
+      return "CONFIGURING";
+    case State::CONNECTING_NET:
+      return "CONNECTING_NET";
+    case State::CONNECTING_CLOUD:
+      return "CONNECTING_CLOUD";
+    case State::RUNNING:
+      return "RUNNING";
+    case State::OTA_UPGRADE:
+      return "OTA_UPGRADE";
+    case State::SWITCH_TO_STA:
+      return "SWITCH_TO_STA";
+    case State::RESET_CONFIG:
+      return "RESET_CONFIG";
+    case State::ERROR:
+      return "ERROR";
   }
   return "?";
 }
@@ -136,7 +146,8 @@ std::string url_decode(std::string_view text) {
   for (std::size_t i = 0; i < text.size(); ++i) {
     if (text[i] == '+') {
       out += ' ';
-    } else if (text[i] == '%' && i + 2 < text.size() + 0 && std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
+    } else if (text[i] == '%' && i + 2 < text.size() + 0 &&
+               std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
                std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
       out += static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16));
       i += 2;
@@ -240,8 +251,8 @@ enum class Outcome { ok, failed, invalid_token, aborted };
 
 class Board {
  public:
-  Board(asio::io_context& io, const Profile& profile, const SimOptions& options, StateStore& store, SerialOut& out,
-        int signal_fd, ResetReason reason)
+  Board(asio::io_context& io, const Profile& profile, const SimOptions& options, StateStore& store,
+        SerialOut& out, int signal_fd, ResetReason reason)
       : io_(io),
         profile_(profile),
         options_(options),
@@ -293,7 +304,9 @@ class Board {
     io_.stop();
   }
 
-  ms scaled(ms real) const { return ms(static_cast<long long>(static_cast<double>(real.count()) * time_scale_)); }
+  ms scaled(ms real) const {
+    return ms(static_cast<long long>(static_cast<double>(real.count()) * time_scale_));
+  }
 
   awaitable<void> sleep_for(ms duration) {
     asio::steady_timer timer(io_);
@@ -314,9 +327,7 @@ class Board {
     }
   }
 
-  long long millis() const {
-    return std::chrono::duration_cast<ms>(Clock::now() - boot_start_).count();
-  }
+  long long millis() const { return std::chrono::duration_cast<ms>(Clock::now() - boot_start_).count(); }
 
   void emit(std::string_view bytes) {
     if (!out_.write(bytes)) finish(false, ResetReason::power_on, 0);  // the serial side is gone
@@ -353,25 +364,26 @@ class Board {
     const char* rst = reason_ == ResetReason::power_on ? "rst:0x1 (POWERON_RESET)" : "rst:0xc (SW_CPU_RESET)";
     emit(fmt::format(
         "\r\nets Jul 29 2019 12:21:46\r\n\r\n{},boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n"
-        "configsip: 0, SPIWP:0xee\r\nclk_drv:0x00,q_drv:0x00,d_drv:0x00,cs0_drv:0x00,hd_drv:0x00,wp_drv:0x00\r\n"
+        "configsip: 0, "
+        "SPIWP:0xee\r\nclk_drv:0x00,q_drv:0x00,d_drv:0x00,cs0_drv:0x00,hd_drv:0x00,wp_drv:0x00\r\n"
         "mode:DIO, clock div:1\r\nload:0x3fff0030,len:1184\r\nload:0x40078000,len:13160\r\n"
         "load:0x40080400,len:3036\r\nentry 0x400805e4\r\n",
         rst));
   }
 
   void banner() {
-    emit(fmt::format(
-        "[{}] \r\n"
-        "    ___  __          __\r\n"
-        "   / _ )/ /_ _____  / /__\r\n"
-        "  / _  / / // / _ \\/  '_/\r\n"
-        " /____/_/\\_, /_//_/_/\\_\\\r\n"
-        "        /___/ v{} on {}\r\n"
-        "\r\n"
-        " #StandWithUkraine    https://bit.ly/swua\r\n"
-        "\r\n"
-        "\r\n",
-        millis(), profile_.library_version, profile_.board_type));
+    emit(
+        fmt::format("[{}] \r\n"
+                    "    ___  __          __\r\n"
+                    "   / _ )/ /_ _____  / /__\r\n"
+                    "  / _  / / // / _ \\/  '_/\r\n"
+                    " /____/_/\\_, /_//_/_/\\_\\\r\n"
+                    "        /___/ v{} on {}\r\n"
+                    "\r\n"
+                    " #StandWithUkraine    https://bit.ly/swua\r\n"
+                    "\r\n"
+                    "\r\n",
+                    millis(), profile_.library_version, profile_.board_type));
   }
 
   void device_block() {
@@ -382,8 +394,10 @@ class Board {
       block += fmt::format(" Device:    {}\r\n", ap_ssid());
       block += fmt::format(" Firmware:  {} (build {})\r\n", p.firmware_version, p.build);
       if (config_.valid)
-        block += fmt::format(" Token:     {} - \u2022\u2022\u2022\u2022 - \u2022\u2022\u2022\u2022 - \u2022\u2022\u2022\u2022\r\n",
-                             config_.token.substr(0, 4));
+        block += fmt::format(
+            " Token:     {} - \u2022\u2022\u2022\u2022 - \u2022\u2022\u2022\u2022 - "
+            "\u2022\u2022\u2022\u2022\r\n",
+            config_.token.substr(0, 4));
       block += fmt::format(" Platform:  {} @ {}MHz\r\n", p.board_type, p.cpu_mhz);
       block += fmt::format(" Chip rev:  {}\r\n", p.chip_rev);
       block += fmt::format(" SDK:       {}\r\n", p.sdk);
@@ -397,8 +411,9 @@ class Board {
       log(fmt::format("Product:  {}", p.template_name));
       log(fmt::format("Firmware: {} (build {})", p.firmware_version, p.build));
       if (config_.valid)
-        log(fmt::format("Token:    ...{}", config_.token.size() >= 4 ? config_.token.substr(config_.token.size() - 4)
-                                                                      : config_.token));
+        log(fmt::format("Token:    ...{}", config_.token.size() >= 4
+                                               ? config_.token.substr(config_.token.size() - 4)
+                                               : config_.token));
       log(fmt::format("Device:   {} @ {}MHz", p.board_type, p.cpu_mhz));
       log(fmt::format("MAC:      {}", p.mac));
       log(fmt::format("Flash:    {}K", p.flash_kb));
@@ -409,6 +424,8 @@ class Board {
     }
   }
 
+  // GCC 12 miscompiles `if (!co_await ...)` in some coroutines (SIGILL at resume): hence the
+  // `const bool stayedN = co_await ...;` statements.
   awaitable<void> main_loop() {
     boot_rom();
     co_await sleep_for(scaled(400ms));
@@ -422,22 +439,37 @@ class Board {
       co_return;
     }
     emit("\r\n>");
+    set_state(config_.valid ? State::CONNECTING_NET : State::WAIT_CONFIG);
+    // What arrived during boot waited in the UART buffer; the console reads it from the first loop on.
     console_ready_ = true;
     for (char c : pending_input_)
       console_char(c);
     pending_input_.clear();
-    set_state(config_.valid ? State::CONNECTING_NET : State::WAIT_CONFIG);
 
     while (!finished_) {
       switch (state_) {
         case State::WAIT_CONFIG:
-        case State::CONFIGURING: co_await config_mode(); break;
-        case State::CONNECTING_NET: co_await connect_net(); break;
-        case State::CONNECTING_CLOUD: co_await connect_cloud(); break;
-        case State::RUNNING: co_await running(); break;
-        case State::SWITCH_TO_STA: co_await switch_to_sta(); break;
-        case State::RESET_CONFIG: co_await reset_config(); break;
-        default: co_await error_state(); break;
+        case State::CONFIGURING:
+          co_await config_mode();
+          break;
+        case State::CONNECTING_NET:
+          co_await connect_net();
+          break;
+        case State::CONNECTING_CLOUD:
+          co_await connect_cloud();
+          break;
+        case State::RUNNING:
+          co_await running();
+          break;
+        case State::SWITCH_TO_STA:
+          co_await switch_to_sta();
+          break;
+        case State::RESET_CONFIG:
+          co_await reset_config();
+          break;
+        default:
+          co_await error_state();
+          break;
       }
     }
   }
@@ -465,8 +497,10 @@ class Board {
   awaitable<void> config_mode() {
     const State entered = state_;
     // WiFi off, AP on: about 2.6 s on a real ESP32.
-    if (!co_await stay(entered, scaled(2600ms))) co_return;
-    ap_ = std::make_unique<net::ApServer>(io_, [this](const std::string& target) { return ap_request(target); });
+    const bool stayed1 = co_await stay(entered, scaled(2600ms));
+    if (!stayed1) co_return;
+    ap_ = std::make_unique<net::ApServer>(io_,
+                                          [this](const std::string& target) { return ap_request(target); });
     write_endpoint_file(ap_->port());
     if (!newer_dialect()) {
       log(fmt::format("AP SSID: {}", ap_ssid()));
@@ -481,7 +515,8 @@ class Board {
 
   awaitable<void> switch_to_sta() {
     log("Switching to STA...");
-    if (!co_await stay(State::SWITCH_TO_STA, scaled(1100ms))) co_return;
+    const bool stayed2 = co_await stay(State::SWITCH_TO_STA, scaled(1100ms));
+    if (!stayed2) co_return;
     set_state(State::CONNECTING_NET);
   }
 
@@ -492,14 +527,16 @@ class Board {
       if (n.ssid == config_.ssid) found = &n;
     const bool joins = found && (found->password.empty() || found->password == config_.pass);
     if (joins) {
-      if (!co_await stay(State::CONNECTING_NET, scaled(profile_.wifi_connect_time))) co_return;
+      const bool stayed3 = co_await stay(State::CONNECTING_NET, scaled(profile_.wifi_connect_time));
+      if (!stayed3) co_return;
       wifi_ = *found;
       log(fmt::format("Using Dynamic IP: {}", profile_.ip));
       net_retries_ = profile_.wifi_retries;
       set_state(State::CONNECTING_CLOUD);
       co_return;
     }
-    if (!co_await stay(State::CONNECTING_NET, scaled(profile_.wifi_fail_time))) co_return;
+    const bool stayed4 = co_await stay(State::CONNECTING_NET, scaled(profile_.wifi_fail_time));
+    if (!stayed4) co_return;
     if (--net_retries_ <= 0) {
       set_last_error(701);
       set_state(State::ERROR);
@@ -570,7 +607,8 @@ class Board {
       if (state_ != State::CONNECTING_CLOUD || finished_) co_return Outcome::aborted;
       if (outcome != Outcome::failed) co_return outcome;
       if (attempt >= profile_.provision_retries) co_return Outcome::failed;
-      if (!co_await stay(State::CONNECTING_CLOUD, scaled(backoff))) co_return Outcome::aborted;
+      const bool stayed5 = co_await stay(State::CONNECTING_CLOUD, scaled(backoff));
+      if (!stayed5) co_return Outcome::aborted;
       backoff *= 2;
     }
   }
@@ -602,7 +640,8 @@ class Board {
         log("Invalid auth token");
         co_return Outcome::invalid_token;
       }
-      const bool redirect = answer.status == 301 || answer.status == 302 || answer.status == 307 || answer.status == 308;
+      const bool redirect =
+          answer.status == 301 || answer.status == 302 || answer.status == 307 || answer.status == 308;
       if (!redirect || profile_.faults.no_redirects) {
         log(fmt::format("Provision failed: HTTP {}", answer.status));
         co_return Outcome::failed;
@@ -637,7 +676,8 @@ class Board {
       if (connected.status == net::ConnectStatus::connect_failed) co_return Outcome::failed;
       log("Certificate OK");
       const auto sent_at = Clock::now();
-      const auto error = co_await tls_.write(frame(kLogin, next_id(), config_.token), profile_.network_timeout);
+      const auto error =
+          co_await tls_.write(frame(kLogin, next_id(), config_.token), profile_.network_timeout);
       if (epoch != state_epoch_ || finished_) co_return Outcome::aborted;
       std::string header;
       if (error.empty()) co_await tls_.read_exact(5, header, profile_.network_timeout);
@@ -792,12 +832,14 @@ class Board {
     config_ = BoardConfig{};
     store_.erase();
     provisioned_ = false;
-    if (!co_await stay(State::RESET_CONFIG, scaled(100ms))) co_return;
+    const bool stayed6 = co_await stay(State::RESET_CONFIG, scaled(100ms));
+    if (!stayed6) co_return;
     set_state(State::WAIT_CONFIG);
   }
 
   awaitable<void> error_state() {
-    if (!co_await stay(state_, scaled(10000ms))) co_return;
+    const bool stayed7 = co_await stay(state_, scaled(10000ms));
+    if (!stayed7) co_return;
     log("Restarting after error.");
     finish(true, ResetReason::software, 0);
   }
@@ -814,7 +856,8 @@ class Board {
         "EXCVADDR: 0x00000000  LBEG    : 0x4000c2e0  LEND    : 0x4000c2f6  LCOUNT  : 0xffffffff  \r\n"
         "\r\n"
         "\r\n"
-        "Backtrace: 0x400d2f3b:0x3ffb1f50 0x400d3b1e:0x3ffb1f80 0x400d8a45:0x3ffb1fb0 0x40089792:0x3ffb1fd0\r\n"
+        "Backtrace: 0x400d2f3b:0x3ffb1f50 0x400d3b1e:0x3ffb1f80 0x400d8a45:0x3ffb1fb0 "
+        "0x40089792:0x3ffb1fd0\r\n"
         "\r\n"
         "\r\n"
         "\r\n"
@@ -852,7 +895,8 @@ class Board {
     std::array<char, 512> buffer{};
     for (;;) {
       error_code ec;
-      const auto n = co_await input_.async_read_some(asio::buffer(buffer), asio::redirect_error(use_awaitable, ec));
+      const auto n =
+          co_await input_.async_read_some(asio::buffer(buffer), asio::redirect_error(use_awaitable, ec));
       if (finished_) co_return;
       if (ec) {
         // EOF or EIO: the harness closed its side of the serial line.
@@ -873,7 +917,8 @@ class Board {
     std::array<char, 16> buffer{};
     for (;;) {
       error_code ec;
-      const auto n = co_await signals_.async_read_some(asio::buffer(buffer), asio::redirect_error(use_awaitable, ec));
+      const auto n =
+          co_await signals_.async_read_some(asio::buffer(buffer), asio::redirect_error(use_awaitable, ec));
       if (finished_ || ec) co_return;
       for (std::size_t i = 0; i < n; ++i) {
         if (buffer[i] == SIGUSR1) {
@@ -914,19 +959,32 @@ class Board {
       }
       const char e = arg[++i];
       switch (e) {
-        case '0': out += '\0'; break;
-        case 'b': out += '\b'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
+        case '0':
+          out += '\0';
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'n':
+          out += '\n';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 't':
+          out += '\t';
+          break;
         case 'x': {
           std::string hex;
-          while (hex.size() < 2 && i + 1 < arg.size() && std::isxdigit(static_cast<unsigned char>(arg[i + 1])))
+          while (hex.size() < 2 && i + 1 < arg.size() &&
+                 std::isxdigit(static_cast<unsigned char>(arg[i + 1])))
             hex += arg[++i];
           out += static_cast<char>(hex.empty() ? 0 : std::stoi(hex, nullptr, 16));
           break;
         }
-        default: out += e; break;
+        default:
+          out += e;
+          break;
       }
     }
     // The firmware keeps C strings: an escaped NUL ends the argument.
@@ -948,8 +1006,9 @@ class Board {
   }
 
   static bool same(std::string_view a, std::string_view b) {
-    return a.size() == b.size() &&
-           std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return std::tolower(x) == std::tolower(y); });
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+             return std::tolower(x) == std::tolower(y);
+           });
   }
 
   bool run_command(const std::vector<std::string>& args, bool& prompt) {
@@ -992,22 +1051,24 @@ class Board {
       }
     } else if (same(cmd, "wifi")) {
       if (wifi_)
-        emit(fmt::format("mac:{} ip:{} ({} [{}] {}dBm)\r\n", p.mac, p.ip, wifi_->ssid, wifi_->bssid, wifi_->rssi));
+        emit(fmt::format("mac:{} ip:{} ({} [{}] {}dBm)\r\n", p.mac, p.ip, wifi_->ssid, wifi_->bssid,
+                         wifi_->rssi));
       else
         emit(fmt::format("mac:{} ip:0.0.0.0 ( [00:00:00:00:00:00] 0dBm)\r\n", p.mac));
     } else if (same(cmd, "firmware")) {
-      emit(fmt::format(" Version:   {} (build {})\r\n Type:      {}\r\n Platform:  {}\r\n SDK:       {}\r\n"
-                       " Blynk:     {}\r\n",
-                       p.firmware_version, p.build, p.effective_firmware_type(), p.board_type, p.sdk,
-                       p.library_version));
+      emit(fmt::format(
+          " Version:   {} (build {})\r\n Type:      {}\r\n Platform:  {}\r\n SDK:       {}\r\n"
+          " Blynk:     {}\r\n",
+          p.firmware_version, p.build, p.effective_firmware_type(), p.board_type, p.sdk, p.library_version));
     } else if (same(cmd, "status")) {
       auto s = millis() / 1000;
       const auto days = s / 86400;
       s %= 86400;
       const char* reset = reason_ == ResetReason::power_on ? "POWERON_RESET" : "SW_CPU_RESET";
-      emit(fmt::format(" Uptime:          {}d {}h {}m {}s\r\n Reset reason:    {}\r\n State:           {}\r\n"
-                       " Free mem:        {}\r\n",
-                       days, s / 3600, (s % 3600) / 60, s % 60, reset, state_name(state_), p.free_mem));
+      emit(
+          fmt::format(" Uptime:          {}d {}h {}m {}s\r\n Reset reason:    {}\r\n State:           {}\r\n"
+                      " Free mem:        {}\r\n",
+                      days, s / 3600, (s % 3600) / 60, s % 60, reset, state_name(state_), p.free_mem));
     } else {
       return false;
     }
@@ -1032,12 +1093,14 @@ class Board {
           R"({{"board":"{}","tmpl_id":"{}","fw_type":"{}","fw_ver":"{}","ssid":"{}","bssid":"{}","mac":"{}",)"
           R"("last_error":{},"wifi_scan":true,"static_ip":true}})",
           json_escape(p.template_name), json_escape(p.template_id), json_escape(p.effective_firmware_type()),
-          json_escape(p.firmware_version), json_escape(ap_ssid()), mac_plus_one(p.mac), p.mac, config_.last_error);
+          json_escape(p.firmware_version), json_escape(ap_ssid()), mac_plus_one(p.mac), p.mac,
+          config_.last_error);
     } else if (q.path == "/wifi_scan.json") {
       log("Scanning networks...");
       log(fmt::format("Found networks: {}", p.networks.size()));
       auto nets = p.networks;
-      std::stable_sort(nets.begin(), nets.end(), [](const auto& a, const auto& b) { return a.rssi > b.rssi; });
+      std::stable_sort(nets.begin(), nets.end(),
+                       [](const auto& a, const auto& b) { return a.rssi > b.rssi; });
       if (nets.size() > 15) nets.resize(15);
       if (nets.empty()) {
         r.body = "[]";

@@ -243,8 +243,7 @@ asio::awaitable<HttpResult> TlsClient::http_get(std::string host_header, std::st
   http::response_parser<http::string_body> parser;
   parser.body_limit(64 * 1024);
   impl->arm(impl->read_deadline, timeout);
-  co_await http::async_read(*stream, impl->http_buffer, parser,
-                            asio::redirect_error(use_awaitable, ec));
+  co_await http::async_read(*stream, impl->http_buffer, parser, asio::redirect_error(use_awaitable, ec));
   impl->read_deadline.cancel();
   if (ec) {
     result.error = ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor

@@ -5,9 +5,9 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <cerrno>
 #include <cstring>
-#include <fmt/format.h>
 
 #include "common/exit_codes.hpp"
 #include "sim/firmware.hpp"
@@ -62,7 +62,8 @@ std::optional<ResolveEntry> parse_resolve(std::string_view text, std::string& er
   const auto from_colon = from.rfind(':');
   const auto to_colon = to.rfind(':');
   ResolveEntry entry;
-  if (from_colon == std::string_view::npos || from_colon == 0 || !parse_port(from.substr(from_colon + 1), entry.port)) {
+  if (from_colon == std::string_view::npos || from_colon == 0 ||
+      !parse_port(from.substr(from_colon + 1), entry.port)) {
     error = fmt::format("--resolve '{}': '{}' must be NAME:PORT", text, from);
     return std::nullopt;
   }

@@ -9,7 +9,7 @@ namespace {
 using namespace std::chrono_literals;
 
 TEST_F(SimTest, BoardInfoAnswersAndMovesToConfiguring) {
-  start(test_profile());
+  start_with(test_profile());
   const auto base = ap_url();
   const auto r = curl_get(base + "/board_info.json");
   ASSERT_EQ(r.status, 200) << r.body;
@@ -52,7 +52,7 @@ TEST_F(SimTest, WifiScanIsStrongestFirstAndAtMost15) {
 }
 
 TEST_F(SimTest, ConfigValidatesTokenAndSsid) {
-  start(test_profile());
+  start_with(test_profile());
   const auto base = ap_url();
   auto r = curl_get(base + "/config?blynk=tooshort&ssid=LabNet&pass=x");
   EXPECT_EQ(r.status, 500);
@@ -77,7 +77,7 @@ TEST_F(SimTest, ConfigValidatesTokenAndSsid) {
 }
 
 TEST_F(SimTest, UnknownPathIs404AndResetAndRebootWork) {
-  start(test_profile());
+  start_with(test_profile());
   const auto base = ap_url();
   auto r = curl_get(base + "/nope");
   EXPECT_EQ(r.status, 404);
@@ -94,7 +94,7 @@ TEST_F(SimTest, UnknownPathIs404AndResetAndRebootWork) {
 }
 
 TEST_F(SimTest, EndpointFileExistsOnlyWhileTheApIsUp) {
-  start(test_profile());
+  start_with(test_profile());
   ap_url();
   EXPECT_TRUE(std::filesystem::exists(endpoint_file_));
   board_->send("connect " + std::string(kToken) + " Nowhere x\r");
@@ -103,7 +103,7 @@ TEST_F(SimTest, EndpointFileExistsOnlyWhileTheApIsUp) {
 }
 
 TEST_F(SimTest, WrongWifiPasswordEndsInError701AndConfigMode) {
-  start(test_profile());
+  start_with(test_profile());
   configure("wrongpass");
   want("WAIT_CONFIG => SWITCH_TO_STA\r\n");
   want("Switching to STA...\r\n");
@@ -118,7 +118,8 @@ TEST_F(SimTest, WrongWifiPasswordEndsInError701AndConfigMode) {
 }
 
 TEST_F(SimTest, MissingNetworkTakesTheSamePath) {
-  start(test_profile(), {"--time-scale", "0"});
+  start_with(test_profile(), {"--time-scale", "0"});
+  want("AP URL:  blynk.setup\r\n");
   board_->send("connect " + std::string(kToken) + " NoSuchNet pass\r");
   want("Connecting to WiFi: NoSuchNet\r\n");
   want("CONNECTING_NET => ERROR\r\n");

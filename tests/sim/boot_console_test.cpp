@@ -35,7 +35,7 @@ const char* kBanner12 =
     "\r\n";
 
 TEST_F(SimTest, Edgent12BootLogLineForLine) {
-  auto& board = start(kFixtures + "esp32.yaml");
+  auto& board = start_file(kFixtures + "esp32.yaml");
   std::string noise;
   const auto log = boot_log(board, noise);
   const std::string rule(52, '-');
@@ -60,7 +60,7 @@ TEST_F(SimTest, Edgent12BootLogLineForLine) {
 }
 
 TEST_F(SimTest, Edgent11BootLogLineForLine) {
-  auto& board = start(kFixtures + "esp32-edgent-1.1.yaml");
+  auto& board = start_file(kFixtures + "esp32-edgent-1.1.yaml");
   std::string noise;
   const auto log = boot_log(board, noise);
   std::string banner = kBanner12;
@@ -86,7 +86,7 @@ TEST_F(SimTest, Edgent11BootLogLineForLine) {
 
 TEST_F(SimTest, MillisGrowAndTimeScaleDelaysTheSteps) {
   // time scale 0.2: the AP comes up ~0.5 s after the WAIT_CONFIG line (2.6 s on a real board).
-  auto& board = start(kFixtures + "esp32.yaml", {"--time-scale", "0.2"});
+  auto& board = start_file(kFixtures + "esp32.yaml", {"--time-scale", "0.2"});
   auto first = board.expect_regex(R"(>\[(\d+)\] INIT => WAIT_CONFIG)");
   ASSERT_TRUE(first) << board.unread();
   const long t0 = std::stol((*first)[1].str());
@@ -99,13 +99,13 @@ TEST_F(SimTest, MillisGrowAndTimeScaleDelaysTheSteps) {
 class SimConsole : public SimTest {
  protected:
   void SetUp() override {
-    start(test_profile());
+    start_with(test_profile());
     want("AP URL:  blynk.setup\r\n");
   }
   // Types `line` + CR and returns what the board printed up to its next prompt.
   std::string type(const std::string& line) {
     board_->send(line + "\r");
-    auto text = board_->expect(">", 10s);
+    auto text = board_->expect("\n>", 10s);
     return text ? *text : "(no prompt; got: " + board_->unread() + ")";
   }
 };
@@ -174,11 +174,13 @@ TEST_F(SimConsole, OverlongLineStartsOverAt256Bytes) {
 }
 
 TEST_F(SimConsole, ConfigCommandsChangeState) {
+  // As on the board, the transition is logged inside the command, before the prompt.
   board_->send("config erase\r");
-  want("config erase\r\n>");
-  want("WAIT_CONFIG => RESET_CONFIG\r\n");
+  want("config erase\r\n");
+  ASSERT_TRUE(board_->expect_regex(R"(^\[\d+\] WAIT_CONFIG => RESET_CONFIG\r\n>)")) << board_->unread();
   want("Resetting configuration!\r\n");
   want("RESET_CONFIG => WAIT_CONFIG\r\n");
+  want("AP URL:  blynk.setup\r\n");
   // Already in WAIT_CONFIG: `config` prints nothing but the prompt.
   EXPECT_EQ(type("config start"), "config start\r\n>");
 }

@@ -110,7 +110,7 @@ std::optional<std::string> PtyBoard::expect(std::string_view needle, std::chrono
       return text;
     }
     const auto now = Clock::now();
-    if (now >= deadline) return std::nullopt;
+    if (now >= deadline || closed_) return std::nullopt;
     pump(std::min<std::chrono::milliseconds>(
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now),
         std::chrono::milliseconds(100)));
@@ -129,7 +129,7 @@ std::optional<std::smatch> PtyBoard::expect_regex(const std::string& pattern,
       return m;
     }
     const auto now = Clock::now();
-    if (now >= deadline) return std::nullopt;
+    if (now >= deadline || closed_) return std::nullopt;
     pump(std::min<std::chrono::milliseconds>(
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now),
         std::chrono::milliseconds(100)));

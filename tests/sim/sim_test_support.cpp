@@ -59,7 +59,7 @@ void SimTest::TearDownTestSuite() {
   cert_dir_.reset();
 }
 
-PtyBoard& SimTest::start(const std::filesystem::path& profile_path, std::vector<std::string> extra) {
+PtyBoard& SimTest::start_file(const std::filesystem::path& profile_path, std::vector<std::string> extra) {
   std::vector<std::string> args = {"--profile",          profile_path.string(), "--state",
                                    state_file_.string(), "--ap-endpoint-file",  endpoint_file_.string()};
   bool has_scale = false;
@@ -74,7 +74,7 @@ PtyBoard& SimTest::start(const std::filesystem::path& profile_path, std::vector<
 
 PtyBoard& SimTest::start_with(const std::string& profile_text, std::vector<std::string> extra) {
   const auto path = write_file(dir_ / "profile.yaml", profile_text);
-  return start(path, std::move(extra));
+  return start_file(path, std::move(extra));
 }
 
 std::vector<std::string> SimTest::cloud_args() {

@@ -40,7 +40,7 @@ class SimTest : public ::testing::Test {
   static void TearDownTestSuite();
 
   // Starts the board with `profile_path` (fast: --time-scale 0 unless args say otherwise).
-  PtyBoard& start(const std::filesystem::path& profile_path, std::vector<std::string> extra = {});
+  PtyBoard& start_file(const std::filesystem::path& profile_path, std::vector<std::string> extra = {});
   PtyBoard& start_with(const std::string& profile_text, std::vector<std::string> extra = {});
   // Starts a TLS cloud and returns the --resolve/--ca arguments that point blynk.cloud:443 at it.
   std::vector<std::string> cloud_args();
