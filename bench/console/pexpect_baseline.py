@@ -17,8 +17,9 @@ PATTERNS = [
 def main():
     bench, body = sys.argv[1], int(sys.argv[2])
     compiled = [re.compile(p.encode()) for p in PATTERNS]
-    # searchwindowsize keeps each search to the recent bytes (without it pexpect rescans everything: quadratic).
-    child = pexpect.spawn(bench, ["writer", str(body)], maxread=65536, searchwindowsize=4096, timeout=600)
+    # Without searchwindowsize pexpect rescans its whole buffer on every read (quadratic); with one smaller
+    # than a read it skips the head of big reads and can miss a match. Twice the read size sees every byte.
+    child = pexpect.spawn(bench, ["writer", str(body)], maxread=65536, searchwindowsize=131072, timeout=600)
     start = time.monotonic()
     index = child.expect(compiled)
     elapsed = time.monotonic() - start

@@ -495,14 +495,22 @@ struct Console::Impl {
           std::fflush(raw_log);
         }
         if (text_log != nullptr) {
+          // Every line of one read shares its stamp; the chunk is masked once (secrets hold no newline).
+          auto chunk_stamp = stamp(now, epoch);
           for (const auto& line : fresh) {
-            text_chunk += stamp(line.at, epoch);
+            text_chunk += chunk_stamp;
             text_chunk += ' ';
-            text_chunk += mask(line.text);
+            if (plain_ascii(line.text)) {
+              text_chunk += line.text;
+            } else {
+              text_chunk += sanitize_text(line.text);
+            }
             text_chunk += '\n';
           }
           if (result.status == serial::ReadStatus::vanished)
-            text_chunk += fmt::format("{} ::: port vanished: {}\n", stamp(now, epoch), mask(result.reason));
+            text_chunk +=
+                fmt::format("{} ::: port vanished: {}\n", chunk_stamp, sanitize_text(result.reason));
+          if (options.masker != nullptr) text_chunk = options.masker->mask(text_chunk);
           write_text_log(text_chunk);
           std::fflush(text_log);
         }
