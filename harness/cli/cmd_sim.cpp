@@ -14,7 +14,7 @@ void add_sim_command(CLI::App& app, int& exit_code) {
     std::string profile;
     std::string state;
     std::string ca;
-    double time_scale = -1;
+    double time_scale = 1;
     std::vector<std::string> resolve;
     std::string ap_endpoint_file;
   };
@@ -23,18 +23,20 @@ void add_sim_command(CLI::App& app, int& exit_code) {
       ->required();
   command->add_option("--state", args->state, "State file: the board's flash (config survives reboots)");
   command->add_option("--ca", args->ca, "Lab CA certificate (PEM) the board trusts; overrides the profile's");
-  command->add_option("--time-scale", args->time_scale,
-                      "Multiplies artificial delays; 0 = none (fast tests)");
+  auto* time_scale =
+      command->add_option("--time-scale", args->time_scale,
+                          "Multiplies artificial delays; 0 = none (fast tests); default: the profile's");
+  time_scale->check(CLI::NonNegativeNumber);
   command->add_option("--resolve", args->resolve, "NAME:PORT=ADDR:PORT, like curl's (repeatable)");
   command->add_option("--ap-endpoint-file", args->ap_endpoint_file,
                       "Written with 127.0.0.1:PORT of the setup AP's HTTP server while it is up");
   command->footer("Reset (EN pin): send SIGUSR1. The board keeps its state file across resets.");
-  command->callback([&exit_code, args] {
+  command->callback([&exit_code, args, time_scale] {
     sim::SimOptions options;
     options.profile = args->profile;
     options.state_file = args->state;
     if (!args->ca.empty()) options.ca_file = args->ca;
-    if (args->time_scale >= 0) options.time_scale = args->time_scale;
+    if (time_scale->count() > 0) options.time_scale = args->time_scale;
     options.ap_endpoint_file = args->ap_endpoint_file;
     for (const auto& text : args->resolve) {
       std::string error;
