@@ -1,0 +1,213 @@
+// provhil run on the simulated boards, end to end: the shipped suite passes, scenarios written to fail
+// fail with the right message and evidence, secrets stay out of every report file, an interrupt still
+// leaves a report.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <boost/json.hpp>
+
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using provhil::test::read_file;
+using provhil::test::run_process;
+using provhil::test::TempDir;
+
+const fs::path source_dir = PROVHIL_SOURCE_DIR;
+
+provhil::test::ProcessResult run_provhil(const std::vector<std::string>& args, const TempDir& dir,
+                                         std::map<std::string, std::string> env = {}) {
+  std::vector<std::string> argv{PROVHIL_BINARY, "run", "--reports", (dir / "reports").string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  provhil::test::ProcessOptions options;
+  options.working_dir = source_dir.string();
+  options.timeout = std::chrono::minutes(5);
+  options.env = std::move(env);
+  return run_process(argv, options);
+}
+
+boost::json::object results_json(const TempDir& dir) {
+  return boost::json::parse(read_file(dir / "reports" / "results.json")).as_object();
+}
+
+std::string describe(const provhil::test::ProcessResult& r) {
+  return "exit " + std::to_string(r.exit_code) + "\n--- stdout\n" + r.out + "\n--- stderr\n" + r.err;
+}
+
+// Every file under `root`, read whole (reports are small in these tests).
+std::vector<std::pair<fs::path, std::string>> all_files(const fs::path& root) {
+  std::vector<std::pair<fs::path, std::string>> files;
+  for (const auto& entry : fs::recursive_directory_iterator(root)) {
+    if (entry.is_regular_file()) files.emplace_back(entry.path(), read_file(entry.path()));
+  }
+  return files;
+}
+
+void expect_valid_junit(const fs::path& junit) {
+  fs::path schema = fs::path(PROVHIL_SHARED_DIR) / "reference" / "junit-10.xsd";
+  ASSERT_TRUE(fs::exists(schema)) << "the JUnit schema is missing: " << schema;
+  auto result = run_process({"xmllint", "--noout", "--schema", schema.string(), junit.string()});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+}
+
+// ---- the shipped suite ------------------------------------------------------------------------
+
+const std::vector<std::string> shipped = {
+    "provision-ap", "provision-console",       "invalid-token",      "redirect-308",
+    "cloud-faults", "reprovision-after-erase", "stock-edgent-login", "wrong-wifi-password"};
+
+TEST(ShippedSuite, ListsEveryScenarioFileThisTestRuns) {
+  std::set<std::string> files;
+  for (const auto& entry : fs::directory_iterator(source_dir / "scenarios"))
+    files.insert(entry.path().stem().string());
+  EXPECT_EQ(files, std::set<std::string>(shipped.begin(), shipped.end()))
+      << "a scenario was added or removed: update `shipped` in this test";
+}
+
+class ShippedScenario : public testing::TestWithParam<std::string> {};
+
+TEST_P(ShippedScenario, PassesOnTheSimulatedBoards) {
+  TempDir dir;
+  auto result = run_provhil({"scenarios/" + GetParam() + ".yaml"}, dir);
+  ASSERT_EQ(result.exit_code, 0) << describe(result);
+  auto results = results_json(dir);
+  auto& cases = results.at("cases").as_array();
+  ASSERT_FALSE(cases.empty());
+  for (const auto& c : cases)
+    EXPECT_EQ(c.at("outcome").as_string(), "passed") << boost::json::serialize(c);
+  expect_valid_junit(dir / "reports" / "junit.xml");
+}
+
+INSTANTIATE_TEST_SUITE_P(Scenarios, ShippedScenario, testing::ValuesIn(shipped),
+                         [](const testing::TestParamInfo<std::string>& param) {
+                           std::string name = param.param;
+                           std::replace(name.begin(), name.end(), '-', '_');
+                           return name;
+                         });
+
+// ---- scenarios written to fail ----------------------------------------------------------------
+
+TEST(FailingScenario, AMissingLineFailsWithTheStepItsLocationAndTheLastLines) {
+  TempDir dir;
+  auto result = run_provhil({"tests/e2e/failing/missing-line.yaml", "--one-board"}, dir);
+  ASSERT_EQ(result.exit_code, 1) << describe(result);
+  auto junit = read_file(dir / "reports" / "junit.xml");
+  EXPECT_NE(junit.find("wait for a line that never comes"), std::string::npos) << junit;
+  EXPECT_NE(junit.find("missing-line.yaml:9:5"), std::string::npos) << junit;
+  EXPECT_NE(junit.find("This line is never printed"), std::string::npos) << junit;
+  // The evidence: what the board did print, e.g. its transition into WAIT_CONFIG.
+  EXPECT_NE(junit.find("=&gt; WAIT_CONFIG"), std::string::npos) << junit;
+  expect_valid_junit(dir / "reports" / "junit.xml");
+  EXPECT_NE(result.out.find("FAIL missing-line [sim-1]"), std::string::npos) << result.out;
+}
+
+TEST(FailingScenario, AWrongQueryParameterFailsWithTheCheckAndTheExchange) {
+  TempDir dir;
+  auto result = run_provhil({"tests/e2e/failing/wrong-template.yaml", "--one-board"}, dir);
+  ASSERT_EQ(result.exit_code, 1) << describe(result);
+  auto results = results_json(dir);
+  const auto& c = results.at("cases").as_array().at(0).as_object();
+  EXPECT_EQ(c.at("outcome").as_string(), "failed");
+  std::string message(c.at("message").as_string());
+  EXPECT_NE(message.find("templateId"), std::string::npos) << message;
+  EXPECT_NE(message.find("wrong-template.yaml:16:5"), std::string::npos) << message;
+  std::string detail(c.at("detail").as_string());
+  EXPECT_NE(detail.find("TMPL8sRFwcfqL"), std::string::npos) << "the detail shows what was sent: " << detail;
+  EXPECT_NE(detail.find("Last exchange"), std::string::npos) << detail;
+}
+
+TEST(FailingScenario, RetriesRecordEveryAttempt) {
+  TempDir dir;
+  auto result = run_provhil({"tests/e2e/failing/missing-line.yaml", "--one-board", "--retries", "1"}, dir);
+  ASSERT_EQ(result.exit_code, 1) << describe(result);
+  auto junit = read_file(dir / "reports" / "junit.xml");
+  EXPECT_NE(junit.find("<rerunFailure"), std::string::npos) << junit;
+  EXPECT_TRUE(fs::exists(dir / "reports" / "sim-1" / "missing-line" / "attempt-1" / "serial.log"));
+}
+
+// ---- secrets, interrupts, usage -----------------------------------------------------------------
+
+TEST(Secrets, NoTokenOrWifiPasswordInAnyReportFile) {
+  TempDir dir;
+  const std::string token = "E2eSecretTokenAbcdefghijklmnop12";
+  auto inventory = read_file(source_dir / "fixtures" / "boards.yaml");
+  // The same lab, with a fixed token for the first board so the test knows what to look for.
+  auto at = inventory.find("    sim: { profile: sim/esp32.yaml }");
+  ASSERT_NE(at, std::string::npos);
+  inventory.insert(at, "    token: " + token + "\n");
+  for (auto pos = inventory.find("profile: sim/"); pos != std::string::npos;
+       pos = inventory.find("profile: sim/", pos + 1))
+    inventory.replace(pos, 13, "profile: " + (source_dir / "fixtures" / "sim").string() + "/");
+  inventory += "dialects: " + (source_dir / "fixtures" / "dialects").string() + "\n";
+  auto lab = provhil::test::write_file(dir / "lab.yaml", inventory);
+  auto result = run_provhil({"scenarios/provision-ap.yaml", "--lab", lab.string()}, dir);
+  ASSERT_EQ(result.exit_code, 0) << describe(result);
+  int files = 0;
+  for (const auto& [path, content] : all_files(dir / "reports")) {
+    ++files;
+    EXPECT_EQ(content.find(token), std::string::npos) << "token in " << path;
+    EXPECT_EQ(content.find("labpass123"), std::string::npos) << "WiFi password in " << path;
+  }
+  EXPECT_GE(files, 6);
+  EXPECT_EQ(result.out.find(token), std::string::npos);
+  // And the board did print them: masking, not absence, keeps them out.
+  auto log = read_file(dir / "reports" / "sim-1" / "provision-ap" / "serial.log");
+  EXPECT_NE(log.find("[MASKED:token]"), std::string::npos) << log;
+}
+
+TEST(Interrupt, SigintMidRunExits130AndLeavesAValidReport) {
+  TempDir dir;
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (::chdir(source_dir.c_str()) != 0) ::_exit(126);
+    std::string reports = (dir / "reports").string();
+    ::execl(PROVHIL_BINARY, PROVHIL_BINARY, "run", "--quiet", "--reports", reports.c_str(), "scenarios",
+            nullptr);
+    ::_exit(127);
+  }
+  // Interrupt once the first case has finished (its journal line is written).
+  auto journal = dir / "reports" / "journal.jsonl";
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (fs::exists(journal) && fs::file_size(journal) > 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ::kill(pid, SIGINT);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  expect_valid_junit(dir / "reports" / "junit.xml");
+  auto results = results_json(dir);
+  EXPECT_GE(results.at("cases").as_array().size(), 1u);
+}
+
+TEST(Usage, ABrokenScenarioIsExit2WithFileLineAndColumn) {
+  TempDir dir;
+  auto broken =
+      provhil::test::write_file(dir / "broken.yaml", "scenario: broken\nsteps:\n  - expct: { line: x }\n");
+  auto result = run_provhil({broken.string()}, dir);
+  EXPECT_EQ(result.exit_code, 2) << describe(result);
+  EXPECT_NE(result.err.find("broken.yaml:3:5"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("expect"), std::string::npos) << "did you mean: " << result.err;
+}
+
+TEST(Usage, ListPrintsThePlanAndRunsNothing) {
+  TempDir dir;
+  auto result = run_provhil({"--list", "--shard", "1/2"}, dir);
+  EXPECT_EQ(result.exit_code, 0) << describe(result);
+  EXPECT_NE(result.out.find("[sim-"), std::string::npos) << result.out;
+  EXPECT_FALSE(fs::exists(dir / "reports" / "junit.xml"));
+}
+
+}  // namespace
