@@ -14,6 +14,7 @@ packages=(
   libssl-dev libserialport-dev libfmt-dev libgtest-dev libgmock-dev
   libyaml-cpp-dev libpugixml-dev libcli11-dev
   libxml2-utils curl openssl clang-format clang-tidy
+  ser2net  # serial tests: tcp:// ports through a real ser2net
 )
 
 missing=()
