@@ -2,10 +2,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <cmath>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "scenario/loader.hpp"
 #include "scenario/variables.hpp"
@@ -421,62 +423,102 @@ ValidationReport validate_paths(const std::vector<std::filesystem::path>& paths,
     }
   }
 
-  std::map<std::string, std::string> scenario_names;  // name -> file that uses it first
-  for (const auto& file : find_scenario_files(paths, out)) {
-    if (loaded.count(canonical(file))) continue;
-    ++report.files_checked;
+  // Each file is loaded and checked on its own, so files are spread over a few threads (yaml-cpp
+  // parsing dominates); the results are then merged in file order, which keeps the output stable.
+  struct FileResult {
+    bool skipped = false;  // already checked through the inventory
+    FileKind kind = FileKind::unknown;
+    std::vector<Diagnostic> diagnostics;
+    std::string scenario_name;
+    SourceLocation where;
+  };
+  auto files = find_scenario_files(paths, out);
+  std::vector<FileResult> results(files.size());
+  auto check_file = [&](const std::filesystem::path& file, FileResult& result) {
+    // canonical() costs syscalls: only for names that could be one of the files already loaded.
+    bool maybe_loaded = std::any_of(loaded.begin(), loaded.end(), [&](const std::filesystem::path& p) {
+      return p.filename() == file.filename();
+    });
+    if (maybe_loaded && loaded.count(canonical(file))) {
+      result.skipped = true;
+      return;
+    }
     auto text = detail::read_text_file(file);
     if (!text) {
-      out.push_back(Diagnostic{Diagnostic::Severity::error, SourceLocation{file.string(), 0, 0},
-                               "cannot read the file"});
-      continue;
+      result.diagnostics.push_back(Diagnostic{Diagnostic::Severity::error,
+                                              SourceLocation{file.string(), 0, 0}, "cannot read the file"});
+      return;
     }
-    switch (kind_of_text(*text)) {
+    result.kind = kind_of_text(*text);
+    switch (result.kind) {
       case FileKind::scenario: {
-        ++report.scenarios;
         auto scenario = parse_scenario(*text, file.string());
-        auto found = std::move(scenario.diagnostics);
-        if (scenario.value) {
-          if (!scenario.value->name.empty()) {
-            auto [it, inserted] = scenario_names.emplace(scenario.value->name, file.string());
-            if (!inserted)
-              found.push_back(
-                  Diagnostic{Diagnostic::Severity::error, scenario.value->where,
-                             fmt::format("scenario name '{}' is already used by {}: names must be "
-                                         "unique (they name the reports)",
-                                         scenario.value->name, it->second)});
-          }
-          if (inventory_ok) {
-            auto more = check_scenario(*scenario.value, *inventory.value, dialects);
-            found.insert(found.end(), more.begin(), more.end());
-          }
+        result.diagnostics = std::move(scenario.diagnostics);
+        if (!scenario.value) break;
+        result.scenario_name = scenario.value->name;
+        result.where = scenario.value->where;
+        if (inventory_ok) {
+          auto more = check_scenario(*scenario.value, *inventory.value, dialects);
+          result.diagnostics.insert(result.diagnostics.end(), more.begin(), more.end());
         }
-        detail::sort_by_place(found);  // a file's findings top to bottom, loader's and checks' alike
-        append(std::move(found));
         break;
       }
       case FileKind::inventory: {
         auto other = load_inventory(file, options);
-        append(std::move(other.diagnostics));
+        result.diagnostics = std::move(other.diagnostics);
         if (other.value) {
           auto other_dialects = load_dialects(other.value->dialects_dir);
-          if (other_dialects.value) append(check_inventory(*other.value, *other_dialects.value));
+          if (other_dialects.value) {
+            auto more = check_inventory(*other.value, *other_dialects.value);
+            result.diagnostics.insert(result.diagnostics.end(), more.begin(), more.end());
+          }
         }
         break;
       }
       case FileKind::dialect:
-        append(std::move(load_dialect(file).diagnostics));
+        result.diagnostics = load_dialect(file).diagnostics;
         break;
       case FileKind::sim_profile:
-        report.sim_profiles.push_back(file);
         break;
       case FileKind::unknown:
-        out.push_back(
+        result.diagnostics.push_back(
             Diagnostic{Diagnostic::Severity::error, SourceLocation{file.string(), 1, 1},
                        "not a scenario, inventory or dialect file: expected a top-level key 'scenario:', "
                        "'boards:' or 'dialect:'"});
         break;
     }
+  };
+  std::atomic<std::size_t> next{0};
+  auto worker = [&] {
+    for (std::size_t i; (i = next.fetch_add(1)) < files.size();)
+      check_file(files[i], results[i]);
+  };
+  std::size_t thread_count = std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, 8);
+  thread_count = std::min(thread_count, files.size() / 32 + 1);  // a few files: not worth a thread
+  std::vector<std::thread> threads;
+  for (std::size_t t = 1; t < thread_count; ++t)
+    threads.emplace_back(worker);
+  worker();
+  for (auto& thread : threads)
+    thread.join();
+
+  std::map<std::string, std::string> scenario_names;  // name -> file that uses it first
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    auto& result = results[i];
+    if (result.skipped) continue;
+    ++report.files_checked;
+    if (result.kind == FileKind::scenario) ++report.scenarios;
+    if (result.kind == FileKind::sim_profile) report.sim_profiles.push_back(files[i]);
+    if (!result.scenario_name.empty()) {
+      auto [it, inserted] = scenario_names.emplace(result.scenario_name, files[i].string());
+      if (!inserted)
+        result.diagnostics.push_back(Diagnostic{Diagnostic::Severity::error, result.where,
+                                                fmt::format("scenario name '{}' is already used by {}: names "
+                                                            "must be unique (they name the reports)",
+                                                            result.scenario_name, it->second)});
+    }
+    detail::sort_by_place(result.diagnostics);  // a file's findings top to bottom, loader's and checks' alike
+    append(std::move(result.diagnostics));
   }
   return report;
 }
