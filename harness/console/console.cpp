@@ -453,7 +453,17 @@ struct Console::Impl {
     bool has_partial = false;
     Clock::time_point partial_since{};
     bool partial_published = false;
+    // A replay is a file, not a board: nothing is lost by pausing it, and played at full speed it would push
+    // lines out of the window before anyone expects them. It waits while no expect is active and half a
+    // window of lines since the mark is unread.
+    const bool pausable = port.kind() == serial::PortKind::replay;
+    const std::uint64_t pause_after = std::max<std::uint64_t>(1, options.window_lines / 2);
     while (!stop) {
+      if (pausable) {
+        std::unique_lock lock(mutex);
+        changed.wait(lock, [&] { return stop || waiter != nullptr || next_seq - mark < pause_after; });
+        if (stop) break;
+      }
       auto deadline = has_partial && !partial_published ? partial_since + options.partial_line_after
                                                         : Clock::now() + std::chrono::hours(1);
       auto result = port.read(buffer, deadline);
@@ -547,7 +557,11 @@ Console::Console(serial::Port& port, ConsoleOptions options)
 }
 
 Console::~Console() {
-  impl_->stop = true;
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->stop = true;
+    impl_->changed.notify_all();
+  }
   impl_->port.interrupt();
   if (impl_->reader.joinable()) impl_->reader.join();
   std::lock_guard lock(impl_->log_mutex);
@@ -587,6 +601,7 @@ ExpectResult Console::expect(const ExpectRequest& request) {
   }
   if (!impl.vanished) {
     impl.waiter = &waiter;
+    impl.changed.notify_all();  // a paused replay reader resumes
     impl.changed.wait_until(lock, request.deadline, [&] { return waiter.done || impl.vanished.has_value(); });
     impl.waiter = nullptr;
     if (waiter.done) return waiter.result;
@@ -614,6 +629,7 @@ void Console::mark() {
   std::lock_guard lock(impl_->mutex);
   impl_->mark = impl_->next_seq;
   impl_->partial.reset();
+  impl_->changed.notify_all();
 }
 
 std::uint64_t Console::mark_seq() const {

@@ -79,7 +79,7 @@ std::string_view to_string(ExpectStatus status);
 struct ExpectResult {
   ExpectStatus status = ExpectStatus::timeout;
   int pattern_index = -1;  // matched: index in any_of; forbidden: index in must_not
-  Line line;               // matched/forbidden: the line
+  Line line;               // matched/forbidden: the line, raw (mask it before reporting)
   std::map<std::string, std::string> captures;
   std::vector<Line> evidence;  // not matched: the last lines received (sanitised + masked)
   std::string reason;          // not matched: a one-line explanation (masked)

@@ -151,7 +151,8 @@ std::unique_ptr<Port> connect_tcp(const std::string& host, std::uint16_t port,
 
 // Plays a captured log: a text log of ours ("[    12.345] line"), a board log with Edgent "[millis]"
 // stamps, or raw bytes. `original` pacing sleeps between lines per their stamps; writes are discarded.
-// The end of the file reads as "vanished: end of replay". Throws PortError when the file cannot be read.
+// Each read returns at most one line. The end of the file reads as "vanished: end of replay".
+// Throws PortError when the file cannot be read.
 std::unique_ptr<Port> open_replay(const std::filesystem::path& path,
                                   ReplayPacing pacing = ReplayPacing::fast);
 

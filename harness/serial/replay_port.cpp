@@ -66,7 +66,8 @@ class ReplayPort final : public Port {
     while (filled < buffer.size()) {
       if (file_ == nullptr) return {ReadStatus::vanished, 0, "port closed"};
       if (pending_offset_ >= pending_.size()) {
-        if (!load_next_line()) break;
+        // One line per read: a reader can pause a replay between lines (a file never overflows).
+        if (filled > 0 || !load_next_line()) break;
       }
       if (Clock::now() < due_) {
         if (filled > 0) break;  // deliver what is due now; the next line is for later

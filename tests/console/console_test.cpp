@@ -373,3 +373,26 @@ TEST(Console, ChunkPrefilterNeverHidesAMatch) {
 
 }  // namespace
 }  // namespace provhil::console
+
+namespace provhil::console {
+namespace {
+
+TEST(Console, LongReplayIsPausedSoEarlyLinesAreNotPushedOut) {
+  TempDir dir;
+  std::string log;
+  for (int i = 0; i < 5000; ++i)
+    log += "[" + std::to_string(1000 + i) + "] line " + std::to_string(i) + "\n";
+  auto path = provhil::test::write_file(dir / "long.log", log);
+  auto port = serial::open_replay(path);
+  ConsoleOptions options;
+  options.window_lines = 100;
+  Console console(*port, options);
+  std::this_thread::sleep_for(100ms);  // a free-running reader would have played all 5000 lines by now
+  EXPECT_TRUE(console.expect(Pattern::regex("line 10$"), 10s).ok());
+  EXPECT_TRUE(console.expect(Pattern::regex("line 4000$"), 10s).ok());
+  EXPECT_TRUE(console.expect(Pattern::regex("line 4999$"), 10s).ok());
+  EXPECT_EQ(console.expect(Pattern::literal("never"), 10s).status, ExpectStatus::vanished);
+}
+
+}  // namespace
+}  // namespace provhil::console
