@@ -530,9 +530,11 @@ struct Console::Impl {
       bool maybe = waiter != nullptr && !waiter->done;
       if (maybe && waiter->prefilter != nullptr && result.status == serial::ReadStatus::data) {
         // Search the bytes as read (no copy); a literal can only straddle the previous read in the first
-        // line completed now, which holds the carried-over start.
-        maybe = waiter->prefilter->maybe(std::string_view(buffer.data(), result.size)) ||
-                (carried > 0 && !fresh.empty() && waiter->prefilter->maybe(fresh.front().text));
+        // line completed now, which holds the carried-over start (the second one when a prompt was split
+        // off).
+        maybe = waiter->prefilter->maybe(std::string_view(buffer.data(), result.size));
+        for (std::size_t i = 0; !maybe && carried > 0 && i < std::min<std::size_t>(2, fresh.size()); ++i)
+          maybe = waiter->prefilter->maybe(fresh[i].text);
       }
       for (auto& line : fresh) {
         line.seq = next_seq++;
