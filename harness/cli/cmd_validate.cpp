@@ -18,6 +18,7 @@ struct ValidateOptions {
   std::vector<std::string> paths;
   std::string lab = "fixtures/boards.yaml";
   bool require_secrets = false;
+  std::string secrets;
   bool quiet = false;
 };
 
@@ -45,6 +46,7 @@ int run_validate(const ValidateOptions& options) {
   if (paths.empty()) paths.emplace_back("scenarios");
   scenario::InventoryOptions inventory_options;
   inventory_options.require_secrets = options.require_secrets;
+  if (!options.secrets.empty()) inventory_options.secrets_file = options.secrets;
   auto report = scenario::validate_paths(paths, options.lab, inventory_options);
   // Simulator profiles belong to the sim module, above scenario: checked here.
   for (const auto& profile : report.sim_profiles) {
@@ -86,6 +88,9 @@ void add_validate_command(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   command->add_flag("--require-secrets", options->require_secrets,
                     "Treat a secret that cannot be resolved (unset env variable, missing key) as an error");
+  command->add_option("--secrets", options->secrets,
+                      "Secrets file (YAML key: value) for { secret: KEY } values; default $PROVHIL_SECRETS, "
+                      "else the inventory's lab.secrets_file");
   command->add_flag("-q,--quiet", options->quiet, "Print errors only");
   command->callback([options, &exit_code] { exit_code = run_validate(*options); });
 }

@@ -120,8 +120,11 @@ class InventoryParser {
       return;
     }
     if (!secrets_) {
-      missing(value, fmt::format("secret '{}' needs a secrets file: set lab.secrets_file or PROVHIL_SECRETS",
-                                 value.key));
+      missing(
+          value,
+          fmt::format(
+              "secret '{}' needs a secrets file: give --secrets FILE, PROVHIL_SECRETS or lab.secrets_file",
+              value.key));
       return;
     }
     const YAML::Node entry = (*secrets_)[value.key];

@@ -218,6 +218,18 @@ class ScenarioParser {
     return *value;
   }
 
+  // A value or a list of values, each a template.
+  std::vector<std::string> template_list(const YAML::Node& node, std::string_view what) {
+    auto values = r_.text_list(node, what);
+    if (node.IsScalar() && !values.empty()) r_.check_template(node, values.front());
+    if (node.IsSequence()) {
+      std::size_t i = 0;
+      for (const auto& item : node)
+        if (item.IsScalar() && i < values.size()) r_.check_template(item, values[i++]);
+    }
+    return values;
+  }
+
   ResetStep parse_reset(const YAML::Node& body) {
     ResetStep step;
     if (body.IsNull()) return step;
@@ -433,7 +445,7 @@ class ScenarioParser {
             check_regex(n, check.check.value);
           } else if (key == "one_of") {
             check.check.kind = ValueCheck::Kind::one_of;
-            check.check.values = r_.text_list(n, "'one_of'");
+            check.check.values = template_list(n, "'one_of'");
           } else {
             check.check.kind = key == "present" ? ValueCheck::Kind::present : ValueCheck::Kind::absent;
             auto flag = r_.boolean(n, fmt::format("'{}'", key));
@@ -465,7 +477,7 @@ class ScenarioParser {
         r_.check_keys(n, {"contains"}, "'wifi_scan'");
         step.wifi_scan = true;
         if (const YAML::Node c = n["contains"]; c.IsDefined())
-          step.scan_contains = r_.text_list(c, "'contains'");
+          step.scan_contains = template_list(c, "'contains'");
       } else {
         step.wifi_scan = r_.boolean(n, "'wifi_scan'").value_or(false);
       }

@@ -102,5 +102,34 @@ TEST(ValidateCli, ChecksAnInventoryAndDialectsGivenAsPaths) {
       << result.err;
 }
 
+TEST(ValidateCli, SecretsAreWarningsUnlessRequiredAndComeFromTheSecretsFile) {
+  test::TempDir dir;
+  auto inventory =
+      test::write_file(dir / "lab.yaml", "dialects: " + (test::source_dir() / "fixtures/dialects").string() +
+                                             "\nboards:\n  - { name: a, port: /dev/ttyUSB7 }\n"
+                                             "lab:\n  wifi: { ssid: LabNet, pass: { secret: wifi_pass } }\n");
+  auto scenario = test::write_file(dir / "s/one.yaml", "scenario: one\nsteps:\n  - send: ${lab.wifi.pass}\n");
+  test::ProcessOptions options;
+  options.env["PROVHIL_SECRETS"] = "";
+  auto relaxed = test::run_process(
+      {PROVHIL_BINARY, "validate", "--lab", inventory.string(), scenario.string()}, options);
+  EXPECT_EQ(relaxed.exit_code, 0) << relaxed.out << relaxed.err;
+  EXPECT_NE(relaxed.err.find("lab.yaml:5:31: warning: secret 'wifi_pass' needs a secrets file"),
+            std::string::npos)
+      << relaxed.err;
+  auto strict = test::run_process(
+      {PROVHIL_BINARY, "validate", "--require-secrets", "--lab", inventory.string(), scenario.string()},
+      options);
+  EXPECT_EQ(strict.exit_code, 2) << strict.out << strict.err;
+  EXPECT_NE(strict.err.find("lab.yaml:5:31: error: secret 'wifi_pass'"), std::string::npos) << strict.err;
+  auto secrets = test::write_file(dir / "secrets.yaml", "wifi_pass: hunter2-pass\n");
+  auto given = test::run_process({PROVHIL_BINARY, "validate", "--require-secrets", "--secrets",
+                                  secrets.string(), "--lab", inventory.string(), scenario.string()},
+                                 options);
+  EXPECT_EQ(given.exit_code, 0) << given.out << given.err;
+  EXPECT_EQ(given.out.find("hunter2"), std::string::npos);
+  EXPECT_EQ(given.err.find("hunter2"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace provhil
