@@ -147,6 +147,8 @@ class CaseExecution {
                                        Clock::time_point deadline);
   std::optional<StepFailure> do_wait(Clock::time_point until);
   std::optional<StepFailure> do_ap_config(const scenario::ApConfigStep& step, Clock::time_point deadline);
+  // One pass of the phone app; throws HttpConnectError when nothing listens at the endpoint.
+  std::optional<StepFailure> ap_session(const scenario::ApConfigStep& step, Clock::time_point deadline);
   std::optional<StepFailure> do_exec(const scenario::ExecStep& step, Clock::time_point deadline);
   std::optional<StepFailure> do_expect_provision(const scenario::Step& step, Clock::time_point deadline);
   std::optional<StepFailure> do_expect_login(const scenario::Step& step, Clock::time_point deadline);
@@ -373,7 +375,20 @@ std::optional<StepFailure> CaseExecution::dispatch(const scenario::Step& step, C
     } catch (const serial::ResetError& e) {
       return StepFailure{Outcome::error, fmt::format("reset failed: {}", e.what()), {}};
     }
-    return std::nullopt;
+    // Lines still in flight from before the reset must not satisfy later expects: wait for the boot
+    // banner (the dialect's `banner` event); the next expect starts after it.
+    auto banner = in_.dialect->events.find("banner");
+    if (banner == in_.dialect->events.end()) return std::nullopt;
+    console::ExpectRequest boot;
+    boot.any_of.push_back(console::Pattern::regex(banner->second.regex));
+    boot.deadline = deadline;
+    auto booted = console.expect(boot);
+    if (booted.ok()) return std::nullopt;
+    StepFailure failure;
+    failure.outcome = booted.status == console::ExpectStatus::vanished ? Outcome::error : Outcome::failed;
+    failure.message = "the board did not boot after the reset (no banner): " + booted.reason;
+    failure.detail = booted.describe();
+    return failure;
   }
   if (const auto* send = std::get_if<scenario::SendStep>(&step.body)) {
     console.send_line(resolve(send->text), send->newline ? "\r\n" : "");
@@ -509,6 +524,21 @@ HttpReply CaseExecution::ap_get(const ApEndpoint& endpoint, const std::string& t
 
 std::optional<StepFailure> CaseExecution::do_ap_config(const scenario::ApConfigStep& step,
                                                        Clock::time_point deadline) {
+  // Like the phone app, start over while nothing listens: the AP may be coming up, or the endpoint
+  // read may still be the one of the AP the board just closed.
+  while (true) {
+    try {
+      return ap_session(step, deadline);
+    } catch (const HttpConnectError& e) {
+      if (Clock::now() + std::chrono::milliseconds(50) >= deadline || interrupted())
+        return StepFailure{Outcome::failed, e.what(), {}};
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+}
+
+std::optional<StepFailure> CaseExecution::ap_session(const scenario::ApConfigStep& step,
+                                                     Clock::time_point deadline) {
   const auto& board = session_.board();
   if (!board.simulated() && !board.join.empty()) {
     auto joined = run_host_command(resolve(board.join), {{"PROVHIL_BOARD", board.name}}, deadline);
@@ -611,6 +641,8 @@ std::optional<StepFailure> CaseExecution::do_ap_config(const scenario::ApConfigS
                                        status, step.expect_status),
                            answer.body};
     }
+  } catch (const HttpConnectError&) {
+    throw;
   } catch (const HttpError& e) {
     return StepFailure{Outcome::failed, e.what(), {}};
   }

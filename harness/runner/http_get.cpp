@@ -29,7 +29,7 @@ HttpReply http_get(const std::string& host, std::uint16_t port, const std::strin
   if (ec) throw HttpError(fmt::format("{}: cannot resolve {}: {}", where, host, ec.message()));
   stream.expires_after(left());
   stream.connect(endpoints, ec);
-  if (ec) throw HttpError(fmt::format("{}: cannot connect: {}", where, ec.message()));
+  if (ec) throw HttpConnectError(fmt::format("{}: cannot connect: {}", where, ec.message()));
 
   http::request<http::empty_body> request{http::verb::get, target, 11};
   request.set(http::field::host, host);

@@ -18,6 +18,11 @@ class HttpError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+// Nothing listens there (yet): the one failure worth retrying.
+class HttpConnectError : public HttpError {
+ public:
+  using HttpError::HttpError;
+};
 
 // One plain HTTP/1.1 GET with a deadline over the whole exchange; what the phone app does against a
 // board's setup AP. Throws HttpError.
