@@ -162,6 +162,7 @@ class CaseExecution {
 
   HttpReply ap_get(const ApEndpoint& endpoint, const std::string& target, Clock::time_point deadline);
   std::string last_lines_text() const;
+  void echo_serial_lines();
   void write_attachments();
 
   const CaseInput& in_;
@@ -170,7 +171,8 @@ class CaseExecution {
   Clock::time_point case_deadline_{};
   bool teardown_ = false;
   report::CaseResult result_;
-  std::vector<std::string> ap_journal_;  // JSON lines of the phone-app exchanges with the setup AP
+  std::vector<std::string> ap_journal_;      // JSON lines of the phone-app exchanges with the setup AP
+  std::optional<std::uint64_t> echoed_seq_;  // the last line handed to on_serial_line
 
   std::vector<const scenario::Step*> provision_plan_, login_plan_;
   std::size_t provision_cursor_ = 0, login_cursor_ = 0;
@@ -204,6 +206,7 @@ report::CaseResult CaseExecution::run() {
   result_.attachments.text_log = in_.case_dir / "serial.log";
   console.note(fmt::format("scenario {} on board {}", scenario.name, board.name));
   console.mark();
+  if (auto lines = console.recent_lines(1); !lines.empty()) echoed_seq_ = lines.back().seq;
 
   std::optional<StepFailure> failure;
   bool setup_failed = false;
@@ -358,6 +361,7 @@ std::optional<StepFailure> CaseExecution::run_step(const scenario::Step& step) {
     record.message = failure->message;
     if (result_.failure_location.empty()) result_.failure_location = record.location;
   }
+  echo_serial_lines();
   result_.steps.push_back(record);
   if (in_.on_step_done) in_.on_step_done(record);
   return failure;
@@ -896,6 +900,15 @@ std::string CaseExecution::last_lines_text() const {
     out += "  " + masked(sanitize_text(line.text)) + "\n";
   }
   return out.empty() ? "  (none)\n" : out;
+}
+
+void CaseExecution::echo_serial_lines() {
+  if (!in_.on_serial_line) return;
+  for (const auto& line : session_.console().recent_lines()) {
+    if (line.partial || (echoed_seq_ && line.seq <= *echoed_seq_)) continue;
+    in_.on_serial_line(masked(sanitize_text(line.text)));
+    echoed_seq_ = line.seq;
+  }
 }
 
 void CaseExecution::write_attachments() {

@@ -28,6 +28,8 @@ struct CaseInput {
   // Progress: a step starts / ends.
   std::function<void(const std::string& label)> on_step_start;
   std::function<void(const report::StepResult& step)> on_step_done;
+  // --verbose: the board's lines (sanitised, masked), handed over after each step.
+  std::function<void(const std::string& line)> on_serial_line;
 };
 
 report::CaseResult run_case(const CaseInput& input);

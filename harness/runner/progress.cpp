@@ -115,6 +115,11 @@ void Progress::board_idle(const std::string& board) {
   redraw();
 }
 
+void Progress::serial_line(const std::string& board, const std::string& line) {
+  std::lock_guard lock(mutex_);
+  print_above(paint(fmt::format("      {} | {}", board, line), "2"));
+}
+
 void Progress::message(const std::string& text) {
   std::lock_guard lock(mutex_);
   print_above(text);

@@ -25,6 +25,8 @@ class Progress {
   void step_done(const std::string& board, const report::StepResult& step);
   void case_done(const report::CaseResult& result, int attempt);
   void board_idle(const std::string& board);
+  // --verbose: a line the board printed.
+  void serial_line(const std::string& board, const std::string& line);
   // A free-form line (warnings, "interrupted: finishing"), printed above the live block.
   void message(const std::string& text);
   // Clears the live block (before the summary).

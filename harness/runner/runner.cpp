@@ -344,6 +344,11 @@ int run(const RunOptions& options, std::ostream& out, std::ostream& err) {
           input.on_step_done = [&progress, name](const report::StepResult& step) {
             progress.step_done(name, step);
           };
+          if (options.verbosity == Verbosity::verbose) {
+            input.on_serial_line = [&progress, name](const std::string& line) {
+              progress.serial_line(name, line);
+            };
+          }
           result = run_case(input);
           mask_file_in_place(result.attachments.raw_serial_log, masker);
           progress.case_done(result, attempt);
