@@ -39,6 +39,10 @@ Loaded<Dialect> load_dialect(const std::filesystem::path& file) {
     r.error(SourceLocation{file.string(), 0, 0}, "cannot read the dialect file");
     return result;
   }
+  if (auto bad = detail::first_invalid_utf8(*text)) {
+    r.error(SourceLocation{file.string(), bad->first, bad->second}, "the file is not valid UTF-8");
+    return result;
+  }
   YAML::Node root;
   try {
     root = YAML::Load(*text);

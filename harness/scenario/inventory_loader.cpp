@@ -373,6 +373,10 @@ Loaded<Inventory> load_inventory(const std::filesystem::path& file, const Invent
     reader.error(SourceLocation{file.string(), 0, 0}, "cannot read the inventory file");
     return result;
   }
+  if (auto bad = detail::first_invalid_utf8(*text)) {
+    reader.error(SourceLocation{file.string(), bad->first, bad->second}, "the file is not valid UTF-8");
+    return result;
+  }
   YAML::Node root;
   try {
     root = YAML::Load(*text);

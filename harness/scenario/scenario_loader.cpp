@@ -78,6 +78,8 @@ class ScenarioParser {
       r_.error(s.where, "missing key 'steps' (the list of steps)");
     else
       s.steps = parse_steps(steps, "'steps'");
+    if (steps.IsDefined() && (steps.IsNull() || (steps.IsSequence() && steps.size() == 0)))
+      r_.warning(steps, "'steps' is empty: the scenario checks nothing");
     if (const YAML::Node n = root["teardown"]; n.IsDefined()) s.teardown = parse_steps(n, "'teardown'");
     return s;
   }
@@ -161,6 +163,13 @@ class ScenarioParser {
     const YAML::Node body = *body_node;
     step.kind = kind_key->Scalar();
     step.where = r_.where(*kind_key);
+    // `- expect:` with nothing after it: point at the key, not at wherever the next line starts.
+    if (body.IsNull() && step.kind != "reset" && step.kind != "expect_provision" &&
+        step.kind != "expect_login") {
+      r_.error(step.where,
+               fmt::format("step '{}' has no value: expected {}", step.kind, value_hint(step.kind)));
+      return std::nullopt;
+    }
     auto* outer_sink = r_.template_sink;
     r_.template_sink = &step.templates;
     struct RestoreSink {
@@ -194,6 +203,17 @@ class ScenarioParser {
     else if (k == "retry")
       step.body = parse_retry(body);
     return step;
+  }
+
+  static std::string value_hint(const std::string& kind) {
+    if (kind == "send") return "the text to send, e.g. 'send: config erase'";
+    if (kind == "expect") return "what to wait for, e.g. '{ state: RUNNING }'";
+    if (kind == "wait") return "a duration, e.g. 'wait: 2s'";
+    if (kind == "capture") return "'{ line: REGEX with (?<name>...) }' or '{ event: NAME }'";
+    if (kind == "exec") return "a command, e.g. 'exec: ./power-cycle.sh'";
+    if (kind == "repeat") return "'{ times: N, steps: [...] }'";
+    if (kind == "retry") return "'{ attempts: N, steps: [...] }'";
+    return "a mapping of its settings";
   }
 
   void read_common(const YAML::Node& map, Step& step) {
@@ -772,6 +792,11 @@ class ScenarioParser {
 Loaded<Scenario> parse_scenario(std::string_view yaml_text, const std::string& file_label) {
   Loaded<Scenario> result;
   YamlReader reader(file_label, result.diagnostics);
+  if (auto bad = detail::first_invalid_utf8(yaml_text)) {
+    reader.error(SourceLocation{file_label, bad->first, bad->second},
+                 "the file is not valid UTF-8 (save it as UTF-8; write other bytes as \\xHH escapes)");
+    return result;
+  }
   YAML::Node root;
   try {
     root = YAML::Load(std::string(yaml_text));

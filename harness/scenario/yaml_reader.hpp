@@ -79,6 +79,9 @@ std::vector<std::string> named_groups(std::string_view regex);
 // Compiles a Perl regex with Boost.Regex; the error text when it does not compile.
 std::optional<std::string> regex_error(const std::string& regex);
 
+// The 1-based line and column (in bytes) of the first line that is not valid UTF-8, if any.
+std::optional<std::pair<int, int>> first_invalid_utf8(std::string_view text);
+
 // Reads a whole file; empty when it cannot.
 std::optional<std::string> read_text_file(const std::filesystem::path& file);
 
