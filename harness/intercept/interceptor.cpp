@@ -24,6 +24,7 @@
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
+#include <map>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -176,6 +177,8 @@ struct Interceptor::Impl {
     SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);  // boards make a full handshake anyway
+    SSL_CTX_set_num_tickets(ctx, 0);                          // so no TLS 1.3 tickets to mint and send
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);          // an idle connection keeps no record buffers
     try {
       if (!config.cert_file.empty()) {
         if (config.key_file.empty()) throw InterceptorStartError("--cert needs --key");
@@ -193,31 +196,66 @@ struct Interceptor::Impl {
     } catch (const LabCaError& e) {
       throw InterceptorStartError(e.what());
     }
-    SSL_CTX_set_cert_cb(ctx, &Impl::on_certificate, this);
+    // SSL_CTX_set_tlsext_servername_callback() and _arg(), without their old-style casts
+    SSL_CTX_callback_ctrl(ctx, SSL_CTRL_SET_TLSEXT_SERVERNAME_CB,
+                          reinterpret_cast<void (*)()>(&Impl::on_server_name));
+    SSL_CTX_ctrl(ctx, SSL_CTRL_SET_TLSEXT_SERVERNAME_ARG, 0, this);
   }
 
-  // Called by OpenSSL during the handshake, with the SNI known: choose (mint) the certificate.
-  static int on_certificate(SSL* ssl_handle, void* arg) {
+  // One TLS context per minted leaf: switching to it costs a reference count, where loading a
+  // certificate and key into each connection costs a key consistency check per handshake.
+  struct SslCtxDeleter {
+    void operator()(SSL_CTX* ctx) const { SSL_CTX_free(ctx); }
+  };
+  std::mutex leaf_ctx_mutex;
+  std::map<std::pair<std::string, LeafKind>, std::unique_ptr<SSL_CTX, SslCtxDeleter>> leaf_ctxs;
+
+  SSL_CTX* leaf_context(const std::string& name, LeafKind kind) {
+    std::lock_guard lock(leaf_ctx_mutex);
+    auto& slot = leaf_ctxs[{name, kind}];
+    if (!slot) {
+      std::unique_ptr<SSL_CTX, SslCtxDeleter> leaf_ctx(SSL_CTX_new(TLS_server_method()));
+      if (!leaf_ctx) return nullptr;
+      // Only the leaf goes on the wire: boards hold the lab CA already.
+      if (SSL_CTX_use_certificate(leaf_ctx.get(), minter->leaf(name, kind)) != 1 ||
+          SSL_CTX_use_PrivateKey(leaf_ctx.get(), minter->leaf_key()) != 1)
+        return nullptr;
+      slot = std::move(leaf_ctx);
+    }
+    return slot.get();
+  }
+
+  // Called by OpenSSL for every ClientHello (with or without SNI): applies an armed handshake fault
+  // and switches the connection to the leaf for the name asked for (minted on first use).
+  static int on_server_name(SSL* ssl_handle, int* alert, void* arg) {
     auto* self = static_cast<Impl*>(arg);
     auto* conn = static_cast<Connection*>(SSL_get_ex_data(ssl_handle, connection_index()));
-    if (!conn) return 0;
+    if (!conn) {
+      *alert = SSL_AD_INTERNAL_ERROR;
+      return SSL_TLSEXT_ERR_ALERT_FATAL;
+    }
     const char* name = SSL_get_servername(ssl_handle, TLSEXT_NAMETYPE_host_name);
     conn->sni = name ? name : "";
     conn->fault = self->registry.take_connection_fault(conn->sni, conn->client_address, false);
-    if (conn->fault == ConnectionFault::Kind::tls_alert) return 0;  // fatal internal_error alert
-    if (!self->minter) return 1;  // the user's own certificate, already in the context
+    if (conn->fault == ConnectionFault::Kind::tls_alert) {
+      *alert = SSL_AD_HANDSHAKE_FAILURE;
+      return SSL_TLSEXT_ERR_ALERT_FATAL;
+    }
+    if (!self->minter) return SSL_TLSEXT_ERR_OK;  // the user's own certificate, already in the context
     LeafKind kind = LeafKind::normal;
     if (conn->fault == ConnectionFault::Kind::expired_cert) kind = LeafKind::expired;
     if (conn->fault == ConnectionFault::Kind::wrong_name_cert) kind = LeafKind::wrong_name;
+    SSL_CTX* leaf_ctx = nullptr;
     try {
-      X509* leaf = self->minter->leaf(conn->sni.empty() ? self->config.advertised_host : conn->sni, kind);
-      if (SSL_use_certificate(ssl_handle, leaf) != 1) return 0;
-      if (SSL_use_PrivateKey(ssl_handle, self->minter->leaf_key()) != 1) return 0;
-      SSL_add1_chain_cert(ssl_handle, self->minter->ca_cert());
+      leaf_ctx = self->leaf_context(conn->sni.empty() ? self->config.advertised_host : conn->sni, kind);
     } catch (const std::exception&) {
-      return 0;
     }
-    return 1;
+    if (!leaf_ctx) {
+      *alert = SSL_AD_INTERNAL_ERROR;
+      return SSL_TLSEXT_ERR_ALERT_FATAL;
+    }
+    SSL_set_SSL_CTX(ssl_handle, leaf_ctx);
+    return SSL_TLSEXT_ERR_OK;
   }
 
   // ---- upstream -----------------------------------------------------------------------------
@@ -257,6 +295,7 @@ struct Interceptor::Impl {
     stream->set_verify_callback(ssl::host_name_verification(up_host));
     beast::get_lowest_layer(*stream).expires_after(config.upstream_timeout);
     co_await beast::get_lowest_layer(*stream).async_connect(endpoints, use_awaitable);
+    beast::get_lowest_layer(*stream).socket().set_option(tcp::no_delay(true));
     co_await stream->async_handshake(ssl::stream_base::client, use_awaitable);
     co_return stream;
   }
@@ -336,6 +375,8 @@ struct Interceptor::Impl {
         co_await pause.async_wait(asio::redirect_error(use_awaitable, ec));
         continue;
       }
+      // Answers go out whole: no Nagle wait on the last small segment.
+      socket.set_option(tcp::no_delay(true), ec);
       auto executor = socket.get_executor();
       if (tls)
         asio::co_spawn(executor, serve_tls(std::move(socket)), asio::detached);

@@ -86,6 +86,14 @@ bool full_match(const std::string& value, const std::string& pattern) {
   return boost::regex_match(value, boost::regex(pattern, boost::regex::ECMAScript));
 }
 
+// The built-in patterns, compiled once (a const regex is safe to share between threads).
+bool full_match(const std::string& value, const boost::regex& pattern) {
+  return boost::regex_match(value, pattern);
+}
+const boost::regex token_pattern("[-_a-zA-Z0-9]{32}");
+const boost::regex template_pattern("TMPL[A-Za-z0-9_]+");
+const boost::regex version_pattern(R"(\d+(\.\d+){1,3}([-+][0-9A-Za-z.+-]+)?)");
+
 // Where the first broken percent-escape is, for an error that says where.
 std::string percent_error(std::string_view target) {
   for (std::size_t i = 0; i < target.size(); ++i) {
@@ -165,26 +173,25 @@ std::vector<CheckVerdict> run_builtin_checks(const ProvisionRequest& request, co
     if (!request.token)
       add("token_format", false, "no token parameter");
     else
-      add("token_format", full_match(*request.token, "[-_a-zA-Z0-9]{32}"),
+      add("token_format", full_match(*request.token, token_pattern),
           fmt::format("token is {} characters, expected 32 of [-_a-zA-Z0-9]", request.token->size()));
   }
   if (enabled.template_id_format) {
     if (!request.template_id)
       add("template_id_format", false, "no templateId parameter");
     else
-      add("template_id_format", full_match(*request.template_id, "TMPL[A-Za-z0-9_]+"),
+      add("template_id_format", full_match(*request.template_id, template_pattern),
           fmt::format("templateId \"{}\" is not TMPL followed by [A-Za-z0-9_]+", *request.template_id));
   }
   if (enabled.type_value && request.type)
     add("type_value", *request.type == "MCU" || *request.type == "NCP",
         fmt::format("type \"{}\" is neither MCU nor NCP", *request.type));
   if (enabled.version_format) {
-    static const std::string version = R"(\d+(\.\d+){1,3}([-+][0-9A-Za-z.+-]+)?)";
     if (request.ver)
-      add("ver_format", full_match(*request.ver, version),
+      add("ver_format", full_match(*request.ver, version_pattern),
           fmt::format("ver \"{}\" is not a version", *request.ver));
     if (request.bl_ver)
-      add("blVer_format", full_match(*request.bl_ver, version),
+      add("blVer_format", full_match(*request.bl_ver, version_pattern),
           fmt::format("blVer \"{}\" is not a version", *request.bl_ver));
   }
   if (enabled.no_duplicates) {

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs the interceptor benchmark on an optimised build, with mitmproxy (Debian) for comparison.
+# Usage: bench/intercept/run.sh [--seconds S] [--concurrency C] [--idle N] [--mitmdump PATH|none]
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+build="${PROVHIL_BENCH_BUILD:-$root/build/intercept-release}"
+
+if ! command -v mitmdump >/dev/null 2>&1; then
+  echo "bench: installing Debian mitmproxy (for the comparison run)"
+  sudo_cmd=()
+  [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends mitmproxy ||
+    echo "bench: mitmproxy could not be installed; its row will say so"
+fi
+
+# -DPROVHIL_WERROR=OFF: at -O3 g++ 12 warns (-Wnull-dereference) inside Boost.Asio itself.
+cmake --preset release -B "$build" -DPROVHIL_WERROR=OFF -DPROVHIL_TESTS=OFF >/dev/null
+cmake --build "$build" --target bench_intercept -j2
+exec "$build/bench/intercept/bench_intercept" "$@"
