@@ -1,4 +1,5 @@
 // `provhil intercept`: the interceptor on its own for manual lab work, printing each exchange live.
+#include <arpa/inet.h>
 #include <fmt/format.h>
 #include <pthread.h>
 #include <signal.h>
@@ -68,6 +69,13 @@ int run_intercept(const InterceptOptions& options) {
   config.listen_address = options.listen.substr(0, colon);
   if (config.listen_address.size() > 2 && config.listen_address.front() == '[')
     config.listen_address = config.listen_address.substr(1, config.listen_address.size() - 2);
+  unsigned char address_bytes[16];
+  if (inet_pton(AF_INET, config.listen_address.c_str(), address_bytes) != 1 &&
+      inet_pton(AF_INET6, config.listen_address.c_str(), address_bytes) != 1) {
+    fmt::print(stderr, "provhil intercept: --listen \"{}\": \"{}\" is not an IPv4 or IPv6 address\n",
+               options.listen, config.listen_address);
+    return to_int(ExitCode::usage);
+  }
   try {
     int port = std::stoi(options.listen.substr(colon + 1));
     if (port < 0 || port > 65535) throw std::out_of_range("port");
