@@ -75,7 +75,7 @@ void YamlReader::check_keys(const YAML::Node& map, const std::vector<std::string
                             std::string_view context) {
   std::set<std::string> seen;
   for (auto it = map.begin(); it != map.end(); ++it) {
-    const YAML::Node& key = it->first;
+    const YAML::Node key = it->first;  // a copy: `it->` is a temporary proxy
     if (!key.IsScalar()) {
       error(key, fmt::format("a key in {} must be a plain word, found {}", context, describe_node(key)));
       continue;

@@ -3,15 +3,7 @@
 // Internal to the scenario module: reading yaml-cpp nodes while collecting diagnostics with
 // file:line:column. Not part of the module's face.
 
-// GCC 12 at -O2 and above reports a false -Wdangling-pointer inside yaml-cpp 0.7's node code.
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdangling-pointer"
 #include <yaml-cpp/yaml.h>
-#pragma GCC diagnostic pop
-#else
-#include <yaml-cpp/yaml.h>
-#endif
 
 #include <initializer_list>
 #include <optional>
