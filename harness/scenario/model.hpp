@@ -89,7 +89,7 @@ struct WaitStep {
 // group is required; each group's text becomes the variable of that name (`${mac}`).
 struct CaptureStep {
   Matcher from;
-  std::vector<std::string> names;  // the named groups, in pattern order
+  std::vector<std::string> names;  // a line regex's named groups, in order (for an event: the dialect's)
 };
 
 // `ap_config:` plays the phone app against the board's setup AP: GET /board_info.json and check its

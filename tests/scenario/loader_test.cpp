@@ -290,5 +290,42 @@ TEST(ScenarioLoader, ValidateReportsDuplicateNamesAndUnknownFiles) {
   EXPECT_FALSE(report.ok());
 }
 
+TEST(ScenarioChecks, SelectorsAndDialectsFollowTheMatchedBoards) {
+  auto inventory = load_inventory(test::corpus_dir() / "lab.yaml");
+  auto dialects = load_dialects(inventory.value->dialects_dir);
+  ASSERT_TRUE(inventory.ok() && dialects.ok());
+  const auto& boards = inventory.value->boards;  // devkit-a: esp32, edgent-1.2; devkit-b: esp8266, edgent-1.1
+  BoardSelector all;
+  BoardSelector esp32{{"esp32"}, {}, {}, {}};
+  BoardSelector both_tags{{"esp32", "esp8266"}, {}, {}, {}};
+  BoardSelector by_name{{}, {"devkit-b"}, {}, {}};
+  BoardSelector by_dialect{{}, {}, {"edgent-1.1"}, {}};
+  EXPECT_TRUE(matches(all, boards[0]) && matches(all, boards[1]));
+  EXPECT_TRUE(matches(esp32, boards[0]));
+  EXPECT_FALSE(matches(esp32, boards[1]));
+  EXPECT_FALSE(matches(both_tags, boards[0]) || matches(both_tags, boards[1]));
+  EXPECT_TRUE(!matches(by_name, boards[0]) && matches(by_name, boards[1]));
+  EXPECT_TRUE(!matches(by_dialect, boards[0]) && matches(by_dialect, boards[1]));
+
+  // `event: mac` exists in edgent-1.1 only: on every board it is an error for the 1.2 board alone,
+  // on the 1.1 board it is fine and its group becomes a variable.
+  const char* text = "scenario: s\nboards: BOARDS\nsteps:\n  - capture: { event: mac }\n  - send: ${mac}\n";
+  auto check = [&](const std::string& selector) {
+    std::string yaml = text;
+    yaml.replace(yaml.find("BOARDS"), 6, selector);
+    auto loaded = parse_scenario(yaml, "s.yaml");
+    EXPECT_TRUE(loaded.ok());
+    std::string out;
+    for (const auto& d : check_scenario(*loaded.value, *inventory.value, *dialects.value))
+      out += d.to_string() + "\n";
+    return out;
+  };
+  auto on_all = check("all");
+  EXPECT_NE(on_all.find("s.yaml:4:23: error: unknown event 'mac' in dialect edgent-1.2"), std::string::npos)
+      << on_all;
+  EXPECT_EQ(on_all.find("edgent-1.1"), std::string::npos) << on_all;
+  EXPECT_EQ(check("{ dialects: [edgent-1.1] }"), "");
+}
+
 }  // namespace
 }  // namespace provhil::scenario
