@@ -238,6 +238,11 @@ struct Interceptor::Impl {
     conn->sni = name ? name : "";
     conn->fault = self->registry.take_connection_fault(conn->sni, conn->client_address, false);
     if (conn->fault == ConnectionFault::Kind::tls_alert) {
+      // Journaled here, before the alert leaves, so whoever sees the alert finds the entry.
+      Exchange ex = self->base_exchange(*conn, steady::now());
+      ex.kind = "fault";
+      ex.answered_by = "fault:tls_alert";
+      self->record(std::move(ex), steady::now());
       *alert = SSL_AD_HANDSHAKE_FAILURE;
       return SSL_TLSEXT_ERR_ALERT_FATAL;
     }
@@ -283,7 +288,9 @@ struct Interceptor::Impl {
   }
 
   asio::awaitable<std::unique_ptr<TlsStream>> upstream_connect() {
-    auto executor = co_await asio::this_coro::executor;
+    // Its own strand: a pooled stream later serves other connections' coroutines, and Beast runs the
+    // stream's timer and intermediate handlers on the stream's executor.
+    auto executor = asio::make_strand(ioc);
     tcp::resolver resolver(executor);
     auto endpoints = co_await resolver.async_resolve(up_host, up_port, use_awaitable);
     auto stream = std::make_unique<TlsStream>(beast::tcp_stream(executor), client_ctx);
@@ -469,14 +476,8 @@ struct Interceptor::Impl {
     if (ec) {
       std::string why = is_timeout(ec) ? std::string("TLS handshake deadline passed")
                                        : "TLS handshake failed: " + ec.message();
-      if (conn.fault == ConnectionFault::Kind::tls_alert) {
-        Exchange ex = base_exchange(conn, started);
-        ex.kind = "fault";
-        ex.answered_by = "fault:tls_alert";
-        record(std::move(ex), started);
-      } else {
-        reject(conn, started, why);
-      }
+      if (conn.fault != ConnectionFault::Kind::tls_alert)
+        reject(conn, started, why);  // else journaled already
       co_return;
     }
     buffer.consume(used);
@@ -513,6 +514,13 @@ struct Interceptor::Impl {
                                        steady::time_point started) {
     std::string_view seen(static_cast<const char*>(buffer.data().data()), buffer.size());
     bool looks_http = !seen.empty() && seen[0] >= 'A' && seen[0] <= 'Z';
+    Exchange ex = base_exchange(conn, started);
+    ex.kind = "rejected";
+    ex.status = looks_http ? 400 : 0;
+    ex.answered_by = "error";
+    ex.error = looks_http ? "plain HTTP on the TLS port"
+                          : fmt::format("not a TLS handshake (first bytes: {})", hex_prefix(seen));
+    record(std::move(ex), started);
     boost::system::error_code ec;
     if (looks_http) {
       static const std::string body = "This port speaks HTTPS: plain HTTP is not accepted here.\n";
@@ -523,13 +531,6 @@ struct Interceptor::Impl {
       co_await asio::async_write(plain, asio::buffer(answer), asio::redirect_error(use_awaitable, ec));
       plain.socket().shutdown(tcp::socket::shutdown_send, ec);
     }
-    Exchange ex = base_exchange(conn, started);
-    ex.kind = "rejected";
-    ex.status = looks_http ? 400 : 0;
-    ex.answered_by = "error";
-    ex.error = looks_http ? "plain HTTP on the TLS port"
-                          : fmt::format("not a TLS handshake (first bytes: {})", hex_prefix(seen));
-    record(std::move(ex), started);
     plain.close();
   }
 
@@ -626,9 +627,6 @@ struct Interceptor::Impl {
     response.set(http::field::connection, "close");
     response.body() = error_body(why);
     response.prepare_payload();
-    lowest.expires_after(config.header_timeout);
-    boost::system::error_code write_ec;
-    co_await http::async_write(stream, response, asio::redirect_error(use_awaitable, write_ec));
     Exchange ex = base_exchange(conn, started);
     ex.kind = "rejected";
     ex.status = 400;
@@ -636,6 +634,9 @@ struct Interceptor::Impl {
     ex.answered_by = "error";
     ex.error = why;
     record(std::move(ex), started);
+    lowest.expires_after(config.header_timeout);
+    boost::system::error_code write_ec;
+    co_await http::async_write(stream, response, asio::redirect_error(use_awaitable, write_ec));
     co_await drain_then_close(stream);
   }
 
@@ -716,14 +717,14 @@ struct Interceptor::Impl {
       response.body() = error_body(parse_error);
       response.keep_alive(false);
       response.prepare_payload();
-      lowest.expires_after(config.header_timeout);
-      co_await http::async_write(stream, response, asio::redirect_error(use_awaitable, ec));
       ex.kind = "rejected";
       ex.status = 400;
       ex.answer_body = response.body();
       ex.answered_by = "error";
       ex.error = parse_error;
       record(std::move(ex), started);
+      lowest.expires_after(config.header_timeout);
+      co_await http::async_write(stream, response, asio::redirect_error(use_awaitable, ec));
       co_await close_gracefully(stream);
       co_return false;
     }
@@ -778,20 +779,20 @@ struct Interceptor::Impl {
     ex.answer_headers = header_list(response.base());
     ex.answer_body = response.body();
 
+    // Recorded before the answer leaves: when the client has it, waiters and the journal have it too.
     for (const auto& fault : answer.faults) {
       if (fault.kind == Fault::Kind::delay) continue;
       ex.answered_by = fmt::format("fault:{}", fault_name(fault.kind));
-      co_await apply_fault(stream, fault.kind, response);
-      ex.status = 0;  // the client got no proper answer
+      ex.status = 0;  // the client gets no proper answer
       record(std::move(ex), started, decision.id);
+      co_await apply_fault(stream, fault.kind, response);
       co_return false;
     }
+    record(std::move(ex), started, decision.id);
 
     lowest.expires_after(config.header_timeout);
     co_await http::async_write(stream, response, asio::redirect_error(use_awaitable, ec));
-    if (ec) ex.error = fmt::format("writing the answer failed: {}", ec.message());
     bool keep = !ec && response.keep_alive();
-    record(std::move(ex), started, decision.id);
     if (!keep) co_await close_gracefully(stream);
     co_return keep;
   }
