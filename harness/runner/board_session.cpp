@@ -102,6 +102,8 @@ BoardSession::~BoardSession() {
 }
 
 std::string BoardSession::port_description() const {
+  // A simulator's pty line names its whole command line: the profile says which board it is.
+  if (board_.simulated()) return "sim:" + board_.sim_profile->filename().string();
   return port_->describe();
 }
 
@@ -130,6 +132,8 @@ ApEndpoint BoardSession::ap_endpoint(std::chrono::steady_clock::time_point deadl
         }
       }
     }
+    if (auto gone = console_->vanished())
+      throw serial::PortError(port_description(), "port vanished: " + *gone);
     if (std::chrono::steady_clock::now() >= deadline)
       throw std::runtime_error(fmt::format("the simulated board's setup AP is not up ({} was not written)",
                                            ap_endpoint_file_.string()));

@@ -342,7 +342,10 @@ std::optional<StepFailure> CaseExecution::run_step(const scenario::Step& step) {
     try {
       failure = dispatch(step, deadline);
     } catch (const serial::PortError& e) {
-      failure = StepFailure{Outcome::error, fmt::format("port: {}", e.what()), {}};
+      // Name the port briefly: a simulator's pty description carries its whole command line.
+      std::string what = e.what();
+      if (!e.port().empty() && what.rfind(e.port(), 0) == 0) what = what.substr(e.port().size());
+      failure = StepFailure{Outcome::error, fmt::format("port {}{}", session_.port_description(), what), {}};
     } catch (const scenario::ResolveError& e) {
       failure = StepFailure{Outcome::failed, fmt::format("variables: {}", e.what()), {}};
     }
@@ -557,6 +560,8 @@ std::optional<StepFailure> CaseExecution::ap_session(const scenario::ApConfigSte
   ApEndpoint endpoint;
   try {
     endpoint = session_.ap_endpoint(deadline);
+  } catch (const serial::PortError&) {
+    throw;
   } catch (const std::runtime_error& e) {
     return StepFailure{Outcome::failed, e.what(), {}};
   }
@@ -867,9 +872,11 @@ std::optional<StepFailure> CaseExecution::do_expect_provision(const scenario::St
   intercept::WaitResult waited;
   do {
     waited = in_.interceptor->wait(id, std::min(deadline, Clock::now() + interrupt_slice));
-  } while (waited.timed_out && Clock::now() < deadline && !interrupted());
+  } while (waited.timed_out && Clock::now() < deadline && !interrupted() && !session_.console().vanished());
   auto final_result = in_.interceptor->finish(id);
   arm_next_provision();
+  if (auto gone = session_.console().vanished(); gone && !waited.satisfied)
+    return StepFailure{Outcome::error, "port vanished: " + *gone, {}};
   if (!waited.satisfied && interrupted()) return StepFailure{Outcome::error, "interrupted", {}};
   return judge(final_result, "provision");
 }
@@ -887,9 +894,11 @@ std::optional<StepFailure> CaseExecution::do_expect_login(const scenario::Step& 
   intercept::WaitResult waited;
   do {
     waited = in_.interceptor->wait(id, std::min(deadline, Clock::now() + interrupt_slice));
-  } while (waited.timed_out && Clock::now() < deadline && !interrupted());
+  } while (waited.timed_out && Clock::now() < deadline && !interrupted() && !session_.console().vanished());
   auto final_result = in_.interceptor->finish(id);
   arm_next_login();
+  if (auto gone = session_.console().vanished(); gone && !waited.satisfied)
+    return StepFailure{Outcome::error, "port vanished: " + *gone, {}};
   if (!waited.satisfied && interrupted()) return StepFailure{Outcome::error, "interrupted", {}};
   return judge(final_result, "login");
 }

@@ -8,6 +8,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 #include <thread>
 
 #include <boost/json.hpp>
@@ -132,6 +134,64 @@ TEST(FailingScenario, RetriesRecordEveryAttempt) {
   auto junit = read_file(dir / "reports" / "junit.xml");
   EXPECT_NE(junit.find("<rerunFailure"), std::string::npos) << junit;
   EXPECT_TRUE(fs::exists(dir / "reports" / "sim-1" / "missing-line" / "attempt-1" / "serial.log"));
+}
+
+// A lab of its own: the default boards plus simulated boards with extra fault switches.
+fs::path write_lab(const TempDir& dir,
+                   const std::vector<std::pair<std::string, std::string>>& faulty_boards) {
+  auto inventory = read_file(source_dir / "fixtures" / "boards.yaml");
+  for (auto pos = inventory.find("profile: sim/"); pos != std::string::npos;
+       pos = inventory.find("profile: sim/", pos + 1))
+    inventory.replace(pos, 13, "profile: " + (source_dir / "fixtures" / "sim").string() + "/");
+  auto profile = read_file(source_dir / "fixtures" / "sim" / "esp32.yaml");
+  std::string boards;
+  for (const auto& [name, faults] : faulty_boards) {
+    auto path = provhil::test::write_file(dir / (name + ".yaml"), profile + faults);
+    boards +=
+        "  - name: " + name + "\n    sim: { profile: " + path.string() + " }\n    tags: [" + name + "]\n";
+  }
+  inventory.insert(inventory.find("boards:\n") + 8, boards);
+  inventory += "dialects: " + (source_dir / "fixtures" / "dialects").string() + "\n";
+  return provhil::test::write_file(dir / "lab.yaml", inventory);
+}
+
+TEST(FailingScenario, ACrashFailsTheWaitAtOnceWithTheGuruMeditationLine) {
+  TempDir dir;
+  auto lab = write_lab(dir, {{"crashy", "  crash_in_state: RUNNING\n  crash_after: 500ms\n"}});
+  auto started = std::chrono::steady_clock::now();
+  auto result = run_provhil({"tests/e2e/failing/crash-while-running.yaml", "--lab", lab.string()}, dir);
+  auto took = std::chrono::steady_clock::now() - started;
+  ASSERT_EQ(result.exit_code, 1) << describe(result);
+  EXPECT_LT(took, std::chrono::seconds(45)) << "the crash must end the 60 s wait";
+  auto results = results_json(dir);
+  const auto& c = results.at("cases").as_array().at(0).as_object();
+  std::string message(c.at("message").as_string());
+  EXPECT_NE(message.find("stay up for a minute"), std::string::npos) << message;
+  EXPECT_NE(message.find("must-not-appear"), std::string::npos) << message;
+  EXPECT_NE(message.find("Guru Meditation Error"), std::string::npos) << message;
+}
+
+TEST(BoardTrouble, AVanishedPortIsAnErrorForThatBoardAndTheOthersCarryOn) {
+  TempDir dir;
+  auto lab = write_lab(dir, {{"vanishing", "  serial_vanish_after: 1500ms\n"}});
+  // provision-ap runs on boards tagged provision-call: give the vanishing board that tag too.
+  auto text = read_file(lab);
+  text.replace(text.find("tags: [vanishing]"), 17, "tags: [vanishing, provision-call]");
+  provhil::test::write_file(lab, text);
+  auto result = run_provhil({"scenarios/provision-ap.yaml", "--lab", lab.string()}, dir);
+  EXPECT_EQ(result.exit_code, 3) << describe(result);
+  auto results = results_json(dir);
+  std::map<std::string, std::string> outcome;
+  std::map<std::string, std::string> message;
+  for (const auto& c : results.at("cases").as_array()) {
+    outcome[std::string(c.at("board").as_string())] = std::string(c.at("outcome").as_string());
+    message[std::string(c.at("board").as_string())] = std::string(c.at("message").as_string());
+  }
+  EXPECT_EQ(outcome["sim-1"], "passed");
+  EXPECT_EQ(outcome["vanishing"], "error");
+  EXPECT_NE(message["vanishing"].find("vanished"), std::string::npos) << message["vanishing"];
+  auto junit = read_file(dir / "reports" / "junit.xml");
+  EXPECT_NE(junit.find("<error"), std::string::npos) << junit;
 }
 
 // ---- secrets, interrupts, usage -----------------------------------------------------------------
