@@ -399,7 +399,10 @@ TEST_F(InterceptorTest, BadInputGetsACleanCloseOrA400AndAJournalEntry) {
   slow_thread.join();
   EXPECT_FALSE(slow.timed_out) << "the slow client was never closed";
 
-  std::string j = journal();
+  // The deadline closes the socket as it fires; the entry follows a moment later.
+  std::string j;
+  for (auto until = steady::now() + 10s; steady::now() < until; std::this_thread::sleep_for(20ms))
+    if ((j = journal()).find("slow client") != std::string::npos) break;
   for (const char* expected : {"not a TLS handshake", "plain HTTP on the TLS port",
                                "request header larger than", "invalid percent-encoding", "slow client"})
     EXPECT_NE(j.find(expected), std::string::npos) << "journal lacks \"" << expected << "\":\n" << j;
@@ -436,6 +439,58 @@ TEST_F(InterceptorTest, JournalHasEveryExchangeWithTokensMasked) {
   std::string owner_lines = icpt->journal_lines_for_owner("happy [sim-1]");
   EXPECT_EQ(std::count(owner_lines.begin(), owner_lines.end(), '\n'), 1);
   EXPECT_EQ(owner_lines.find(kToken), std::string::npos);
+}
+
+TEST_F(InterceptorTest, ServesAGivenCertificateInsteadOfMintingLeaves) {
+  auto made =
+      run_process({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                   "-nodes", "-keyout", (tmp / "key.pem").string(), "-out", (tmp / "cert.pem").string(),
+                   "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  auto c = config();
+  c.cert_file = tmp / "cert.pem";
+  c.key_file = tmp / "key.pem";
+  start(c);
+  EXPECT_EQ(icpt->ca_certificate_path(), tmp / "cert.pem");
+  EXPECT_FALSE(std::filesystem::exists(tmp / "ca")) << "no lab CA is made when a certificate is given";
+  auto ok = curl("localhost", kTarget1);
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  auto other_name = curl("fra1.blynk.cloud", kTarget1);
+  EXPECT_EQ(other_name.exit_code, 60) << "the given certificate is for localhost only: " << other_name.err;
+}
+
+TEST_F(InterceptorTest, SeededRandomDelayIsRepeatableAndWithinItsRange) {
+  start();
+  Answer a = with_fault(Fault::Kind::delay);
+  a.faults[0].delay = 100ms;
+  a.faults[0].delay_max = 600ms;
+  a.faults[0].seed = 42;
+  auto id = expect(2, {a});
+  std::vector<std::chrono::microseconds> took;
+  for (int i = 0; i < 2; ++i) {
+    auto before = steady::now();
+    EXPECT_EQ(curl("fra1.blynk.cloud", kTarget1).out, "{}\n200");
+    took.push_back(std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - before));
+  }
+  auto result = wait(id);
+  ASSERT_EQ(result.exchanges.size(), 2u);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_GE(took[i], 100ms);
+    EXPECT_GE(result.exchanges[i].duration, 100ms);
+    EXPECT_LE(result.exchanges[i].duration, 600ms + 500ms);
+  }
+  // The same seed gives the same delays in a second interceptor.
+  icpt = nullptr;
+  start();
+  auto again = expect(2, {a});
+  curl("fra1.blynk.cloud", kTarget1);
+  curl("fra1.blynk.cloud", kTarget1);
+  auto second = wait(again);
+  ASSERT_EQ(second.exchanges.size(), 2u);
+  for (int i = 0; i < 2; ++i) {
+    auto delta = second.exchanges[i].duration - result.exchanges[i].duration;
+    EXPECT_LT(std::chrono::abs(delta), 200ms) << "request " << i + 1;
+  }
 }
 
 TEST_F(InterceptorTest, StartFailureWhenThePortIsTaken) {
