@@ -15,8 +15,6 @@ void add_ports_command(CLI::App& app, int& exit_code);
 void add_intercept_command(CLI::App& app, int& exit_code);
 void add_sim_command(CLI::App& app, int& exit_code);
 void add_ca_command(CLI::App& app, int& exit_code);
-
-// For a subcommand whose module has not landed: says so on stderr and returns the usage exit code.
-int not_built_yet(std::string_view command, std::string_view what_is_missing);
+void add_report_command(CLI::App& app, int& exit_code);
 
 }  // namespace provhil::cli

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   provhil::cli::add_intercept_command(app, exit_code);
   provhil::cli::add_sim_command(app, exit_code);
   provhil::cli::add_ca_command(app, exit_code);
+  provhil::cli::add_report_command(app, exit_code);
 
   try {
     app.parse(argc, argv);

@@ -262,6 +262,46 @@ TEST(Interrupt, SigintMidRunExits130AndLeavesAValidReport) {
   EXPECT_TRUE(cut_short);
 }
 
+TEST(Interrupt, KillNineMidRunThenReportRebuildRecoversTheFinishedCases) {
+  TempDir dir;
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (::chdir(source_dir.c_str()) != 0) ::_exit(126);
+    std::string reports = (dir / "reports").string();
+    ::execl(PROVHIL_BINARY, PROVHIL_BINARY, "run", "--quiet", "--reports", reports.c_str(), "scenarios",
+            nullptr);
+    ::_exit(127);
+  }
+  auto journal = dir / "reports" / "journal.jsonl";
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (fs::exists(journal) && read_file(journal).find("\"type\":\"case\"") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  // What kill -9 left: a junit.xml that validates, and a journal with the finished case.
+  expect_valid_junit(dir / "reports" / "junit.xml");
+  EXPECT_FALSE(fs::exists(dir / "reports" / "results.json"));
+  auto rebuilt =
+      run_process({PROVHIL_BINARY, "report", "--rebuild", "--reports", (dir / "reports").string()});
+  ASSERT_EQ(rebuilt.exit_code, 0) << rebuilt.err;
+  EXPECT_NE(rebuilt.out.find("rebuilt 1 case"), std::string::npos) << rebuilt.out;
+  auto results = results_json(dir);
+  EXPECT_EQ(results.at("cases").as_array().size(), 1u);
+  EXPECT_EQ(results.at("cases").as_array().at(0).at("outcome").as_string(), "passed");
+  expect_valid_junit(dir / "reports" / "junit.xml");
+}
+
+TEST(Usage, ReportRebuildWithoutAJournalSaysWhere) {
+  TempDir dir;
+  auto result = run_process({PROVHIL_BINARY, "report", "--rebuild", "--reports", (dir / "nothing").string()});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.err.find("journal"), std::string::npos) << result.err;
+}
+
 TEST(Usage, ABrokenScenarioIsExit2WithFileLineAndColumn) {
   TempDir dir;
   auto broken =
