@@ -431,7 +431,20 @@ struct Interceptor::Impl {
     Connection conn = make_connection(socket);
     PlainStream stream(std::move(socket));
     beast::flat_buffer buffer;
-    co_await serve_http(stream, buffer, conn, started);
+    // Plain Blynk (port 80/8080) speaks the binary protocol too: the first byte tells.
+    boost::system::error_code ec;
+    stream.expires_after(config.header_timeout);
+    auto n = co_await stream.async_read_some(buffer.prepare(1024), asio::redirect_error(use_awaitable, ec));
+    if (ec) {
+      if (is_timeout(ec)) reject(conn, started, "no request before the header deadline");
+      co_return;
+    }
+    buffer.commit(n);
+    auto first = *static_cast<const unsigned char*>(buffer.data().data());
+    if (first >= 'A' && first <= 'Z')
+      co_await serve_http(stream, buffer, conn, started);
+    else
+      co_await serve_blynk(stream, buffer, conn, started);
   }
 
   asio::awaitable<void> serve_tls(tcp::socket socket) {

@@ -553,6 +553,19 @@ TEST_F(InterceptorTest, BinaryLoginWithAnUnknownTokenGetsInvalidToken) {
   EXPECT_EQ(run[0].status, 9);
 }
 
+TEST_F(InterceptorTest, BinaryLoginOnThePlainPort) {
+  auto c = config();
+  c.plain_http_port = 0;
+  start(c);
+  icpt->claim_token(kToken, "stock");
+  auto options = client();
+  options.tls = false;
+  options.port = *icpt->plain_port();
+  options.stop_after_bytes = 5;
+  auto r = run_client(options, login_then_info(kToken));
+  EXPECT_EQ(r.received, blynk::status_frame(1, 200)) << r.read_error;
+}
+
 TEST_F(InterceptorTest, BinaryPingIsAnswered) {
   start();
   icpt->claim_token(kToken, "stock");
