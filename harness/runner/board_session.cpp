@@ -23,23 +23,10 @@ std::string safe_name(const std::string& name) {
   return out;
 }
 
+// The inventory's strategy, parsed and checked against the port kind when the inventory was loaded
+// (a simulated board's defaults to signal: SIGUSR1 is the simulator's EN pin).
 serial::ResetStrategy reset_for(const scenario::Board& board) {
-  if (board.simulated()) return serial::parse_reset_strategy("signal");
-  using Kind = scenario::ResetStrategy::Kind;
-  const auto& reset = board.reset;
-  std::map<std::string, std::string> options;
-  switch (reset.kind) {
-    case Kind::esp32_dtr_rts:
-      options["pulse_ms"] = std::to_string(reset.pulse.count());
-      return serial::parse_reset_strategy("esp32-dtr-rts", options);
-    case Kind::console:
-      return serial::parse_reset_strategy("console:" + (reset.command.empty() ? "reboot" : reset.command));
-    case Kind::command:
-      return serial::parse_reset_strategy("command:" + reset.command);
-    case Kind::none:
-      break;
-  }
-  return serial::parse_reset_strategy("none");
+  return board.reset;
 }
 
 }  // namespace

@@ -4,9 +4,12 @@
 #include <algorithm>
 #include <cstdlib>
 #include <set>
+#include <stdexcept>
 
 #include "scenario/loader.hpp"
 #include "scenario/yaml_reader.hpp"
+#include "serial/port.hpp"
+#include "serial/reset.hpp"
 
 namespace provhil::scenario {
 
@@ -237,10 +240,21 @@ class InventoryParser {
                            "'sim: {{ profile: FILE }}'",
                            board.name));
     }
+    // The port's kind decides which reset strategies can work: known here, so that a strategy the
+    // backend cannot do fails now and not in the middle of a run. Nothing is opened.
+    std::optional<serial::PortKind> port_kind;
     if (port.IsDefined()) {
       if (auto text = r_.text(port, "'port'")) {
         board.port = *text;
-        if (board.port.empty()) r_.error(port, "'port' must not be empty");
+        if (board.port.empty()) {
+          r_.error(port, "'port' must not be empty");
+        } else {
+          try {
+            port_kind = serial::parse_port_spec(board.port).kind;
+          } catch (const std::invalid_argument& e) {
+            r_.error(port, e.what());
+          }
+        }
       }
     }
     if (sim.IsDefined() && r_.expect_map(sim, "'sim'")) {
@@ -266,10 +280,22 @@ class InventoryParser {
                              : *v == "xonxoff" ? Board::FlowControl::xonxoff
                                                : Board::FlowControl::none;
     }
-    // Default reset: a simulated board restarts through its console; a real one has none unless told.
-    board.reset.kind = board.simulated() ? ResetStrategy::Kind::console : ResetStrategy::Kind::none;
-    if (board.reset.kind == ResetStrategy::Kind::console) board.reset.command = "reboot";
-    if (const YAML::Node n = item["reset"]; n.IsDefined()) board.reset = parse_reset(n);
+    // Default reset: a simulated board gets SIGUSR1 (the simulator's EN pin); a real one has none unless
+    // told. A simulated board runs on a pty.
+    if (board.simulated()) port_kind = serial::PortKind::pty;
+    board.reset = serial::parse_reset_strategy(board.simulated() ? "signal" : "none");
+    if (const YAML::Node n = item["reset"]; n.IsDefined()) {
+      if (auto reset = parse_reset(n)) {
+        board.reset = std::move(reset->first);
+        if (port_kind) {
+          if (auto why = serial::reset_unsupported_reason(board.reset, *port_kind); !why.empty())
+            r_.error(reset->second, fmt::format("reset '{}' cannot work on {}: {}", reset->second.Scalar(),
+                                                board.simulated() ? std::string("a simulated board (a pty)")
+                                                                  : fmt::format("port {}", board.port),
+                                                why));
+        }
+      }
+    }
     if (const YAML::Node n = item["dialect"]; n.IsDefined()) {
       if (auto text = r_.text(n, "'dialect'")) board.dialect = *text;
     }
@@ -298,34 +324,75 @@ class InventoryParser {
     return board;
   }
 
-  ResetStrategy parse_reset(const YAML::Node& n) {
-    ResetStrategy reset;
-    const std::vector<std::string> kinds = {"esp32-dtr-rts", "console", "command", "none"};
+  // `reset:` through serial::parse_reset_strategy: a scalar (`esp32-dtr-rts`, `console:restart`,
+  // `command:hubctl -p 3 -a cycle`, `signal:SIGUSR2`, ...) or a map `{ strategy: ..., OPTION: ... }` with
+  // serial's options (`pulse: 200ms` is accepted for `pulse_ms: 200`). On success: the strategy and the
+  // node naming it (where an unsupported-port error goes). Errors are reported here.
+  std::optional<std::pair<serial::ResetStrategy, YAML::Node>> parse_reset(const YAML::Node& n) {
+    static const std::vector<std::string> option_keys = {
+        "pulse_ms", "bootloader", "bootloader_hold_ms", "command", "line_ending", "timeout_ms", "signal"};
+    // yaml-cpp's Node::operator= writes through to the document: nodes here are only ever
+    // copy-constructed (emplace, pointers), never assigned.
+    const YAML::Node strategy_node = n.IsMap() ? n["strategy"] : n;
+    std::map<std::string, std::string> options;
+    std::map<std::string, YAML::Node> option_nodes;  // option -> the value written for it
     if (n.IsMap()) {
-      r_.check_keys(n, {"strategy", "command", "pulse"}, "'reset'");
-      if (!n["strategy"].IsDefined()) {
-        r_.error(n, "'reset' needs 'strategy' (esp32-dtr-rts, console, command or none)");
-        return reset;
+      std::vector<std::string> allowed = {"strategy", "pulse"};
+      allowed.insert(allowed.end(), option_keys.begin(), option_keys.end());
+      r_.check_keys(n, allowed, "'reset'");
+      if (!strategy_node.IsDefined()) {
+        r_.error(n, "'reset' needs 'strategy' (esp32-dtr-rts, dtr-pulse, console, command, signal or none)");
+        return std::nullopt;
       }
-    }
-    const YAML::Node kind = n.IsMap() ? n["strategy"] : n;
-    auto name = r_.choice(kind, "reset strategy", kinds);
-    if (!name) return reset;
-    reset.kind = *name == "esp32-dtr-rts" ? ResetStrategy::Kind::esp32_dtr_rts
-                 : *name == "console"     ? ResetStrategy::Kind::console
-                 : *name == "command"     ? ResetStrategy::Kind::command
-                                          : ResetStrategy::Kind::none;
-    if (reset.kind == ResetStrategy::Kind::console) reset.command = "reboot";
-    if (n.IsMap()) {
-      if (const YAML::Node c = n["command"]; c.IsDefined()) {
-        if (auto text = r_.text(c, "'reset.command'")) reset.command = *text;
+      bool ok = true;
+      for (const auto& key : option_keys) {
+        const YAML::Node value = n[key];
+        if (!value.IsDefined()) continue;
+        auto text = r_.text(value, fmt::format("'reset.{}'", key));
+        if (!text) {
+          ok = false;
+          continue;
+        }
+        options[key] = *text;
+        option_nodes.emplace(key, value);
       }
-      if (const YAML::Node p = n["pulse"]; p.IsDefined())
-        reset.pulse = r_.duration(p, "'reset.pulse'").value_or(reset.pulse);
+      if (const YAML::Node pulse = n["pulse"]; pulse.IsDefined()) {
+        if (options.contains("pulse_ms")) {
+          r_.error(pulse, "'reset' takes 'pulse' (a duration) or 'pulse_ms' (milliseconds), not both");
+          ok = false;
+        } else if (auto duration = r_.duration(pulse, "'reset.pulse'")) {
+          options["pulse_ms"] = std::to_string(duration->count());
+          option_nodes.emplace("pulse_ms", pulse);
+        } else {
+          ok = false;
+        }
+      }
+      if (!ok) return std::nullopt;
     }
-    if (reset.kind == ResetStrategy::Kind::command && reset.command.empty())
-      r_.error(n, "reset strategy 'command' needs 'command' (the host command that resets the board)");
-    return reset;
+    auto text = r_.text(strategy_node, "'reset' (the reset strategy)");
+    if (!text) return std::nullopt;
+    try {
+      return std::make_pair(serial::parse_reset_strategy(*text, options), strategy_node);
+    } catch (const std::invalid_argument& e) {
+      std::string message = e.what();
+      // serial's messages start with what is wrong: "reset option KEY: ...", "reset signal ...",
+      // "reset command ...: unterminated quote"; anything else is about the strategy itself.
+      const YAML::Node* at = &strategy_node;
+      for (const auto& [key, node] : option_nodes)
+        if (message.starts_with(fmt::format("reset option {}:", key))) at = &node;
+      if (message.starts_with("reset signal ") && option_nodes.contains("signal"))
+        at = &option_nodes.at("signal");
+      if (message.starts_with("reset command ") && option_nodes.contains("command"))
+        at = &option_nodes.at("command");
+      if (message.find(": unknown strategy") != std::string::npos) {
+        auto name = text->substr(0, text->find(':'));
+        auto suggestion =
+            did_you_mean(name, {"esp32-dtr-rts", "dtr-pulse", "console", "command", "signal", "none"});
+        if (!suggestion.empty()) message += fmt::format("; did you mean '{}'?", suggestion);
+      }
+      r_.error(*at, std::move(message));
+      return std::nullopt;
+    }
   }
 
   void parse_interceptor(const YAML::Node& n, InterceptorSettings& out) {

@@ -13,6 +13,8 @@
 #include <variant>
 #include <vector>
 
+#include "serial/reset.hpp"
+
 namespace provhil::scenario {
 
 using Duration = std::chrono::milliseconds;
@@ -264,27 +266,19 @@ struct SecretValue {
   SourceLocation where;
 };
 
-struct ResetStrategy {
-  enum class Kind {
-    esp32_dtr_rts,  // pulse EN through RTS with DTR held (the esptool way)
-    console,        // send `command` (default "reboot") on the console
-    command,        // run `command` on the host (a power switch)
-    none,
-  };
-  Kind kind = Kind::none;
-  std::string command;
-  Duration pulse{std::chrono::milliseconds(100)};  // esp32_dtr_rts: how long EN is held low
-};
-
 struct Board {
   std::string name;
-  // Real board: the port selector (usb:VID:PID[:serial], /dev/serial/by-id/..., tcp://host:port,
-  // rfc2217://host:port, or a device path). Empty for a simulated board.
+  // Real board: the port string (usb:VID:PID[:serial], /dev/serial/by-id/..., tcp://host:port,
+  // rfc2217://host:port, pty:COMMAND, replay:PATH or a device path), checked with
+  // serial::parse_port_spec at load time. Empty for a simulated board.
   std::string port;
   int baud = 115200;
   enum class FlowControl { none, rtscts, xonxoff };
   FlowControl flow_control = FlowControl::none;
-  ResetStrategy reset;
+  // `reset:` as serial::parse_reset_strategy reads it, checked at load time against the port kind
+  // (serial::reset_unsupported_reason; a simulated board's port is a pty). Default: `signal` for a
+  // simulated board (SIGUSR1 is its EN pin), `none` for a real one.
+  serial::ResetStrategy reset;
   std::string dialect = "edgent-1.2";
   std::vector<std::string> tags;
   std::string join;                  // host command that joins the board's setup AP (template)

@@ -61,6 +61,34 @@ TEST(ScenarioGolden, EveryBrokenFileGivesItsExpectedErrors) {
   }
 }
 
+// Broken inventories (corpus/inventory/): port strings and reset strategies are parsed by the serial
+// module and checked against each other when the inventory is loaded, each error at its value.
+TEST(ScenarioGolden, EveryBrokenInventoryGivesItsExpectedErrors) {
+  std::vector<std::filesystem::path> files;
+  for (const auto& entry : std::filesystem::directory_iterator(test::corpus_dir() / "inventory"))
+    if (entry.path().extension() == ".yaml") files.push_back(entry.path());
+  std::sort(files.begin(), files.end());
+  ASSERT_GE(files.size(), 3u);
+  bool update = std::getenv("PROVHIL_UPDATE_GOLDEN") != nullptr;
+  for (const auto& file : files) {
+    SCOPED_TRACE(file.filename().string());
+    auto loaded = load_inventory(file);
+    ASSERT_TRUE(loaded.value);
+    std::string actual;
+    for (const auto& d : loaded.diagnostics)
+      actual += d.to_string() + "\n";
+    actual = test::replace_all(actual, test::source_dir().string(), "<src>");
+    EXPECT_NE(actual.find(": error: "), std::string::npos) << "a broken file must give at least one error";
+    auto expected_file = std::filesystem::path(file).replace_extension(".expected");
+    if (update) {
+      test::write_file(expected_file, actual);
+      continue;
+    }
+    ASSERT_TRUE(std::filesystem::exists(expected_file)) << "missing " << expected_file;
+    EXPECT_EQ(actual, test::read_file(expected_file));
+  }
+}
+
 // Loading goes on after the first error: a file with errors on several lines reports each line.
 TEST(ScenarioGolden, ReportsAllErrorsOfAFileNotOnlyTheFirst) {
   auto loaded = parse_scenario(test::read_file(test::corpus_dir() / "unknown-step-kind.yaml"), "f.yaml");

@@ -131,5 +131,39 @@ TEST(ValidateCli, SecretsAreWarningsUnlessRequiredAndComeFromTheSecretsFile) {
   EXPECT_EQ(given.err.find("hunter2"), std::string::npos);
 }
 
+// Issue 4: a reset the port's backend cannot do (DTR on raw tcp or a pty) is refused when the inventory
+// is loaded: `validate` names its place, and `run` stops with exit 2 before it opens anything or writes
+// a report.
+TEST(ValidateCli, AResetThePortCannotDoIsRefusedBeforeAnythingRuns) {
+  test::TempDir dir;
+  auto inventory = test::write_file(
+      dir / "lab.yaml", "dialects: " + (test::source_dir() / "fixtures/dialects").string() +
+                            "\nboards:\n"
+                            "  - name: ser2net\n    port: tcp://127.0.0.1:4000\n    reset: esp32-dtr-rts\n"
+                            "  - name: pty\n    port: pty:provhil sim\n    reset: { strategy: dtr-pulse }\n"
+                            "lab:\n  wifi: { ssid: LabNet, pass: labpass123 }\n");
+  auto scenario = test::write_file(dir / "s/one.yaml", "scenario: one\nsteps:\n  - reset: hard\n");
+  auto expected_tcp = inventory.string() +
+                      ":5:12: error: reset 'esp32-dtr-rts' cannot work on port tcp://127.0.0.1:4000: "
+                      "esp32-dtr-rts needs DTR/RTS lines, which a tcp port does not have";
+  auto expected_pty = inventory.string() +
+                      ":8:24: error: reset 'dtr-pulse' cannot work on port pty:provhil sim: dtr-pulse needs "
+                      "DTR/RTS lines, which a pty port does not have (use signal for the simulator)";
+
+  auto validate =
+      test::run_process({PROVHIL_BINARY, "validate", "--lab", inventory.string(), scenario.string()});
+  EXPECT_EQ(validate.exit_code, 2) << validate.out << validate.err;
+  EXPECT_NE(validate.err.find(expected_tcp), std::string::npos) << validate.err;
+  EXPECT_NE(validate.err.find(expected_pty), std::string::npos) << validate.err;
+
+  auto reports = dir / "reports";
+  auto run = test::run_process(
+      {PROVHIL_BINARY, "run", "--lab", inventory.string(), "--reports", reports.string(), scenario.string()});
+  EXPECT_EQ(run.exit_code, 2) << run.out << run.err;
+  EXPECT_NE(run.err.find(expected_tcp), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find(expected_pty), std::string::npos) << run.err;
+  EXPECT_FALSE(std::filesystem::exists(reports / "junit.xml"));
+}
+
 }  // namespace
 }  // namespace provhil
