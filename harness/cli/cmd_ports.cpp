@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/string.hpp>
 
 #include "cli/commands.hpp"
 #include "common/exit_codes.hpp"
@@ -46,27 +48,7 @@ bool board_maps_to(const serial::PortSpec& spec, const serial::PortInfo& info) {
 }
 
 std::string json_string(std::string_view text) {
-  std::string out = "\"";
-  for (char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += fmt::format("\\u{:04x}", static_cast<unsigned>(static_cast<unsigned char>(c)));
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
+  return boost::json::serialize(boost::json::string(text));
 }
 
 std::string vid_pid(const serial::PortInfo& info) {

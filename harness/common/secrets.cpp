@@ -4,6 +4,8 @@
 #include <mutex>
 
 #include <fmt/format.h>
+#include <boost/json/serialize.hpp>
+#include <boost/json/string.hpp>
 
 namespace provhil {
 
@@ -14,35 +16,10 @@ bool is_unreserved(unsigned char c) {
          c == '.' || c == '~';
 }
 
+// The secret as it appears inside a JSON string written by Boost.JSON (our journals and reports).
 std::string json_escape(std::string_view text) {
-  std::string out;
-  for (char ch : text) {
-    auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          out += fmt::format("\\u{:04x}", c);
-        } else {
-          out += ch;
-        }
-    }
-  }
-  return out;
+  std::string quoted = boost::json::serialize(boost::json::string(text));
+  return quoted.substr(1, quoted.size() - 2);
 }
 
 }  // namespace

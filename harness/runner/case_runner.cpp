@@ -181,6 +181,13 @@ class CaseExecution {
     intercept::ExpectationId id;
   };
   std::optional<Armed> armed_provision_, armed_login_;
+
+  // Waits for an expect_provision / expect_login step's expectation (armed early, or registered now),
+  // retires it and arms the next one of its kind.
+  std::optional<StepFailure> await_expectation(
+      const scenario::Step& step, std::optional<Armed>& armed,
+      intercept::ExpectationId (CaseExecution::*register_step)(const scenario::Step&),
+      void (CaseExecution::*arm_next)(), const char* what, Clock::time_point deadline);
 };
 
 report::CaseResult CaseExecution::run() {
@@ -860,47 +867,39 @@ std::optional<StepFailure> CaseExecution::judge(const intercept::WaitResult& res
 
 std::optional<StepFailure> CaseExecution::do_expect_provision(const scenario::Step& step,
                                                               Clock::time_point deadline) {
-  intercept::ExpectationId id;
-  if (armed_provision_ && armed_provision_->step == &step) {
-    id = armed_provision_->id;
-  } else {
-    // A retry running this step again: its earlier expectation is retired already.
-    if (armed_provision_) in_.interceptor->finish(armed_provision_->id);
-    id = register_provision(step);
-  }
-  armed_provision_.reset();
-  intercept::WaitResult waited;
-  do {
-    waited = in_.interceptor->wait(id, std::min(deadline, Clock::now() + interrupt_slice));
-  } while (waited.timed_out && Clock::now() < deadline && !interrupted() && !session_.console().vanished());
-  auto final_result = in_.interceptor->finish(id);
-  arm_next_provision();
-  if (auto gone = session_.console().vanished(); gone && !waited.satisfied)
-    return StepFailure{Outcome::error, "port vanished: " + *gone, {}};
-  if (!waited.satisfied && interrupted()) return StepFailure{Outcome::error, "interrupted", {}};
-  return judge(final_result, "provision");
+  return await_expectation(step, armed_provision_, &CaseExecution::register_provision,
+                           &CaseExecution::arm_next_provision, "provision", deadline);
 }
 
 std::optional<StepFailure> CaseExecution::do_expect_login(const scenario::Step& step,
                                                           Clock::time_point deadline) {
+  return await_expectation(step, armed_login_, &CaseExecution::register_login, &CaseExecution::arm_next_login,
+                           "login", deadline);
+}
+
+std::optional<StepFailure> CaseExecution::await_expectation(
+    const scenario::Step& step, std::optional<Armed>& armed,
+    intercept::ExpectationId (CaseExecution::*register_step)(const scenario::Step&),
+    void (CaseExecution::*arm_next)(), const char* what, Clock::time_point deadline) {
   intercept::ExpectationId id;
-  if (armed_login_ && armed_login_->step == &step) {
-    id = armed_login_->id;
+  if (armed && armed->step == &step) {
+    id = armed->id;
   } else {
-    if (armed_login_) in_.interceptor->finish(armed_login_->id);
-    id = register_login(step);
+    // A retry running this step again: its earlier expectation is retired already.
+    if (armed) in_.interceptor->finish(armed->id);
+    id = (this->*register_step)(step);
   }
-  armed_login_.reset();
+  armed.reset();
   intercept::WaitResult waited;
   do {
     waited = in_.interceptor->wait(id, std::min(deadline, Clock::now() + interrupt_slice));
   } while (waited.timed_out && Clock::now() < deadline && !interrupted() && !session_.console().vanished());
   auto final_result = in_.interceptor->finish(id);
-  arm_next_login();
+  (this->*arm_next)();
   if (auto gone = session_.console().vanished(); gone && !waited.satisfied)
     return StepFailure{Outcome::error, "port vanished: " + *gone, {}};
   if (!waited.satisfied && interrupted()) return StepFailure{Outcome::error, "interrupted", {}};
-  return judge(final_result, "login");
+  return judge(final_result, what);
 }
 
 std::string CaseExecution::last_lines_text() const {

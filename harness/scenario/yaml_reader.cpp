@@ -1,5 +1,8 @@
 #include "scenario/yaml_reader.hpp"
 
+#include <boost/json/serialize.hpp>
+#include <boost/json/string.hpp>
+
 #include <fmt/format.h>
 #include <boost/regex.hpp>
 
@@ -186,32 +189,7 @@ void YamlReader::check_template(const YAML::Node& node, const std::string& value
 namespace {
 
 void write_json_string(std::string& out, const std::string& s) {
-  out += '"';
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20)
-          out += fmt::format("\\u{:04x}", c);
-        else
-          out += static_cast<char>(c);
-    }
-  }
-  out += '"';
+  out += boost::json::serialize(boost::json::string(s));
 }
 
 bool looks_like_json_literal(const YAML::Node& node) {

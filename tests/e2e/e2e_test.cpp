@@ -232,24 +232,35 @@ TEST(Secrets, NoTokenOrWifiPasswordInAnyReportFile) {
   EXPECT_NE(log.find("[MASKED:token]"), std::string::npos) << log;
 }
 
-TEST(Interrupt, SigintMidRunExits130AndLeavesAValidReport) {
-  TempDir dir;
+// The whole shipped suite in a child process that the test will interrupt; returns its pid.
+pid_t start_suite_run(const TempDir& dir) {
+  std::string reports = (dir / "reports").string();
   pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
   if (pid == 0) {
     if (::chdir(source_dir.c_str()) != 0) ::_exit(126);
-    std::string reports = (dir / "reports").string();
     ::execl(PROVHIL_BINARY, PROVHIL_BINARY, "run", "--quiet", "--reports", reports.c_str(), "scenarios",
             nullptr);
     ::_exit(127);
   }
-  // Interrupt once the first case has finished (the journal holds its line).
+  return pid;
+}
+
+// Until the run's journal holds a finished case (two minutes at most).
+void wait_for_a_finished_case(const TempDir& dir) {
   auto journal = dir / "reports" / "journal.jsonl";
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(2);
   while (std::chrono::steady_clock::now() < deadline) {
-    if (fs::exists(journal) && read_file(journal).find("\"type\":\"case\"") != std::string::npos) break;
+    if (fs::exists(journal) && read_file(journal).find("\"type\":\"case\"") != std::string::npos) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
+  ADD_FAILURE() << "no case finished within two minutes";
+}
+
+TEST(Interrupt, SigintMidRunExits130AndLeavesAValidReport) {
+  TempDir dir;
+  pid_t pid = start_suite_run(dir);
+  ASSERT_GT(pid, 0);
+  wait_for_a_finished_case(dir);
   ::kill(pid, SIGINT);
   int status = 0;
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
@@ -272,21 +283,9 @@ TEST(Interrupt, SigintMidRunExits130AndLeavesAValidReport) {
 
 TEST(Interrupt, KillNineMidRunThenReportRebuildRecoversTheFinishedCases) {
   TempDir dir;
-  pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    if (::chdir(source_dir.c_str()) != 0) ::_exit(126);
-    std::string reports = (dir / "reports").string();
-    ::execl(PROVHIL_BINARY, PROVHIL_BINARY, "run", "--quiet", "--reports", reports.c_str(), "scenarios",
-            nullptr);
-    ::_exit(127);
-  }
-  auto journal = dir / "reports" / "journal.jsonl";
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (fs::exists(journal) && read_file(journal).find("\"type\":\"case\"") != std::string::npos) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  pid_t pid = start_suite_run(dir);
+  ASSERT_GT(pid, 0);
+  wait_for_a_finished_case(dir);
   ::kill(pid, SIGKILL);
   int status = 0;
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
