@@ -125,6 +125,11 @@ void Progress::message(const std::string& text) {
   print_above(text);
 }
 
+void Progress::tick() {
+  std::lock_guard lock(mutex_);
+  if (terminal_ && verbosity_ != Verbosity::quiet) redraw();
+}
+
 void Progress::finish() {
   std::lock_guard lock(mutex_);
   if (terminal_ && drawn_ > 0) {

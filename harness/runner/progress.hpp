@@ -29,6 +29,8 @@ class Progress {
   void serial_line(const std::string& board, const std::string& line);
   // A free-form line (warnings, "interrupted: finishing"), printed above the live block.
   void message(const std::string& text);
+  // Redraws the live block so that elapsed times move between events (a terminal only).
+  void tick();
   // Clears the live block (before the summary).
   void finish();
 

@@ -2,10 +2,12 @@
 
 #include <unistd.h>
 
+#include <condition_variable>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <mutex>
 #include <ostream>
 #include <random>
 #include <thread>
@@ -373,8 +375,28 @@ int run(const RunOptions& options, std::ostream& out, std::ostream& err) {
       progress.board_idle(name);
     });
   }
-  for (auto& t : threads)
-    t.join();
+  {
+    // On a terminal the live lines' elapsed times move once a second; the ticker stops with the boards.
+    std::mutex ticker_mutex;
+    std::condition_variable ticker_wake;
+    bool boards_done = false;
+    std::thread ticker;
+    if (terminal) {
+      ticker = std::thread([&] {
+        std::unique_lock lock(ticker_mutex);
+        while (!ticker_wake.wait_for(lock, std::chrono::seconds(1), [&] { return boards_done; }))
+          progress.tick();
+      });
+    }
+    for (auto& t : threads)
+      t.join();
+    {
+      std::lock_guard lock(ticker_mutex);
+      boards_done = true;
+    }
+    ticker_wake.notify_all();
+    if (ticker.joinable()) ticker.join();
+  }
   progress.finish();
   // Requests for tokens nobody owns fail the run.
   auto strays = interceptor->unowned_unexpected();
