@@ -1,5 +1,5 @@
 // `provhil ports`: every serial port with its USB identity and the inventory board it maps to. Reads sysfs
-// only: it opens no port (opening /dev/ttyS0 on a lab machine would disturb its console).
+// only: it never opens a port (opening /dev/ttyS0 on a lab machine would disturb its console).
 #include <filesystem>
 #include <optional>
 

@@ -135,6 +135,8 @@ class CaseExecution {
     return scenario::resolve(text, ctx_, escape);
   }
   std::string masked(std::string_view text) const { return in_.masker->mask(text); }
+  // A scenario check with its templates resolved (a `matches` regex gets its values regex-escaped).
+  intercept::ValueCheck value_check(const scenario::NamedCheck& named) const;
 
   std::optional<StepFailure> run_steps(const std::vector<scenario::Step>& steps);
   std::optional<StepFailure> run_step(const scenario::Step& step);
@@ -161,6 +163,10 @@ class CaseExecution {
   void arm_next_login();
 
   HttpReply ap_get(const ApEndpoint& endpoint, const std::string& target, Clock::time_point deadline);
+  // GETs `target` and parses its JSON, which must be of `kind`; a failure says what came instead.
+  std::optional<StepFailure> fetch_json(const ApEndpoint& endpoint, const std::string& target,
+                                        json::kind kind, Clock::time_point deadline, json::value& parsed,
+                                        std::string& body);
   std::string last_lines_text() const;
   void echo_serial_lines();
   void write_attachments();
@@ -189,6 +195,18 @@ class CaseExecution {
       intercept::ExpectationId (CaseExecution::*register_step)(const scenario::Step&),
       void (CaseExecution::*arm_next)(), const char* what, Clock::time_point deadline);
 };
+
+intercept::ValueCheck CaseExecution::value_check(const scenario::NamedCheck& named) const {
+  intercept::ValueCheck check;
+  check.name = named.name;
+  check.kind = to_intercept(named.check.kind);
+  check.value = named.check.kind == scenario::ValueCheck::Kind::matches
+                    ? resolve(named.check.value, scenario::Escape::regex)
+                    : resolve(named.check.value);
+  for (const auto& v : named.check.values)
+    check.values.push_back(resolve(v));
+  return check;
+}
 
 report::CaseResult CaseExecution::run() {
   const auto& scenario = *in_.scenario;
@@ -536,6 +554,25 @@ HttpReply CaseExecution::ap_get(const ApEndpoint& endpoint, const std::string& t
   }
 }
 
+std::optional<StepFailure> CaseExecution::fetch_json(const ApEndpoint& endpoint, const std::string& target,
+                                                     json::kind kind, Clock::time_point deadline,
+                                                     json::value& parsed, std::string& body) {
+  auto reply = ap_get(endpoint, target, deadline);
+  body = reply.body;
+  if (reply.status != 200)
+    return StepFailure{Outcome::failed, fmt::format("{} answered {}", target, reply.status), body};
+  try {
+    parsed = json::parse(body);
+  } catch (const std::exception& e) {
+    return StepFailure{Outcome::failed, fmt::format("{} is not JSON: {}", target, e.what()), body};
+  }
+  if (parsed.kind() != kind)
+    return StepFailure{
+        Outcome::failed,
+        fmt::format("{} is not a JSON {}", target, kind == json::kind::object ? "object" : "array"), body};
+  return std::nullopt;
+}
+
 std::optional<StepFailure> CaseExecution::do_ap_config(const scenario::ApConfigStep& step,
                                                        Clock::time_point deadline) {
   // Like the phone app, start over while nothing listens: the AP may be coming up, or the endpoint
@@ -573,19 +610,11 @@ std::optional<StepFailure> CaseExecution::ap_session(const scenario::ApConfigSte
     return StepFailure{Outcome::failed, e.what(), {}};
   }
   try {
-    auto info = ap_get(endpoint, "/board_info.json", deadline);
-    if (info.status != 200)
-      return StepFailure{Outcome::failed, fmt::format("/board_info.json answered {}", info.status),
-                         info.body};
     json::value parsed;
-    try {
-      parsed = json::parse(info.body);
-    } catch (const std::exception& e) {
-      return StepFailure{Outcome::failed, fmt::format("/board_info.json is not JSON: {}", e.what()),
-                         info.body};
-    }
-    if (!parsed.is_object())
-      return StepFailure{Outcome::failed, "/board_info.json is not a JSON object", info.body};
+    std::string info_body;
+    if (auto failure =
+            fetch_json(endpoint, "/board_info.json", json::kind::object, deadline, parsed, info_body))
+      return failure;
     const auto& object = parsed.as_object();
     for (const auto& [name, value] : object) {
       // Every field becomes a capture too (`${board_info.last_error}`...), e.g. to check it later.
@@ -595,33 +624,17 @@ std::optional<StepFailure> CaseExecution::ap_session(const scenario::ApConfigSte
       const auto* field = object.if_contains(named.name);
       std::optional<std::string> value;
       if (field != nullptr) value = json_scalar_text(*field);
-      intercept::ValueCheck check;
-      check.name = named.name;
-      check.kind = to_intercept(named.check.kind);
-      check.value = named.check.kind == scenario::ValueCheck::Kind::matches
-                        ? resolve(named.check.value, scenario::Escape::regex)
-                        : resolve(named.check.value);
-      for (const auto& v : named.check.values)
-        check.values.push_back(resolve(v));
-      auto verdict = intercept::run_value_check(check, value, "board_info");
+      auto verdict = intercept::run_value_check(value_check(named), value, "board_info");
       if (!verdict.passed)
         return StepFailure{Outcome::failed, fmt::format("board_info.json: {}", verdict.check),
-                           fmt::format("{}\nboard_info.json: {}", verdict.detail, info.body)};
+                           fmt::format("{}\nboard_info.json: {}", verdict.detail, info_body)};
     }
     if (step.wifi_scan || !step.scan_contains.empty()) {
-      auto scan = ap_get(endpoint, "/wifi_scan.json", deadline);
-      if (scan.status != 200)
-        return StepFailure{Outcome::failed, fmt::format("/wifi_scan.json answered {}", scan.status),
-                           scan.body};
       json::value networks;
-      try {
-        networks = json::parse(scan.body);
-      } catch (const std::exception& e) {
-        return StepFailure{Outcome::failed, fmt::format("/wifi_scan.json is not JSON: {}", e.what()),
-                           scan.body};
-      }
-      if (!networks.is_array())
-        return StepFailure{Outcome::failed, "/wifi_scan.json is not a JSON array", scan.body};
+      std::string scan_body;
+      if (auto failure =
+              fetch_json(endpoint, "/wifi_scan.json", json::kind::array, deadline, networks, scan_body))
+        return failure;
       for (const auto& wanted_template : step.scan_contains) {
         auto wanted = resolve(wanted_template);
         bool found =
@@ -631,7 +644,7 @@ std::optional<StepFailure> CaseExecution::ap_session(const scenario::ApConfigSte
             });
         if (!found)
           return StepFailure{Outcome::failed, fmt::format("/wifi_scan.json does not list '{}'", wanted),
-                             scan.body};
+                             scan_body};
       }
     }
     if (!step.config.empty()) {
@@ -700,17 +713,8 @@ intercept::ProvisionExpectation CaseExecution::provision_expectation(
   }
   auto convert_checks = [&](const std::vector<scenario::NamedCheck>& from,
                             std::vector<intercept::ValueCheck>& to) {
-    for (const auto& named : from) {
-      intercept::ValueCheck check;
-      check.name = named.name;
-      check.kind = to_intercept(named.check.kind);
-      check.value = named.check.kind == scenario::ValueCheck::Kind::matches
-                        ? resolve(named.check.value, scenario::Escape::regex)
-                        : resolve(named.check.value);
-      for (const auto& v : named.check.values)
-        check.values.push_back(resolve(v));
-      to.push_back(std::move(check));
-    }
+    for (const auto& named : from)
+      to.push_back(value_check(named));
   };
   convert_checks(step.query, expectation.query);
   convert_checks(step.headers, expectation.headers);
@@ -815,17 +819,8 @@ intercept::ExpectationId CaseExecution::register_login(const scenario::Step& ste
   expectation.owner = in_.owner;
   expectation.count = intercept::CountRule::at_least_n(1);
   expectation.accept = login.accept;
-  for (const auto& named : login.info) {
-    intercept::ValueCheck check;
-    check.name = named.name;
-    check.kind = to_intercept(named.check.kind);
-    check.value = named.check.kind == scenario::ValueCheck::Kind::matches
-                      ? resolve(named.check.value, scenario::Escape::regex)
-                      : resolve(named.check.value);
-    for (const auto& v : named.check.values)
-      check.values.push_back(resolve(v));
-    expectation.info.push_back(std::move(check));
-  }
+  for (const auto& named : login.info)
+    expectation.info.push_back(value_check(named));
   return in_.interceptor->expect_login(std::move(expectation));
 }
 
