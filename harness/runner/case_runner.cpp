@@ -26,9 +26,17 @@ constexpr auto interrupt_slice = std::chrono::milliseconds(250);
 constexpr auto teardown_after_interrupt = std::chrono::seconds(5);
 constexpr std::size_t evidence_lines = 20;
 
-// Crashes fail any wait the moment they appear, unless the step is waiting for the crash itself.
-const char* const default_must_not[] = {R"(Guru Meditation Error)", R"(Backtrace:)",
-                                        R"(abort\(\) was called)"};
+// Crashes fail any wait the moment they appear, unless the step is waiting for that crash itself.
+struct CrashPattern {
+  const char* regex;
+  const char* sample;  // a typical line, to tell whether a step waits for this crash
+};
+const CrashPattern default_must_not[] = {
+    {R"(Guru Meditation Error)",
+     "Guru Meditation Error: Core  1 panic'ed (LoadProhibited). Exception was unhandled."},
+    {R"(Backtrace:)", "Backtrace: 0x400d2f3b:0x3ffb1f50 0x400d3b1e:0x3ffb1f80"},
+    {R"(abort\(\) was called)", "abort() was called at PC 0x400d2f3b on core 1"},
+};
 
 struct StepFailure {
   Outcome outcome = Outcome::failed;
@@ -131,6 +139,8 @@ class CaseExecution {
   enum class Phase { setup, steps, teardown };
 
   bool interrupted() const { return in_.interrupted != nullptr && in_.interrupted->load(); }
+  // An interrupt ends waits at once, except in teardown, which has its own short deadline instead.
+  bool stop_waiting() const { return interrupted() && !teardown_; }
   std::string resolve(const std::string& text, scenario::Escape escape = scenario::Escape::none) const {
     return scenario::resolve(text, ctx_, escape);
   }
@@ -226,7 +236,7 @@ report::CaseResult CaseExecution::run() {
   auto& console = session_.console();
   std::error_code ignored;
   std::filesystem::create_directories(in_.case_dir, ignored);
-  console.set_logs(in_.case_dir / "serial.raw", in_.case_dir / "serial.log");
+  console.set_logs(in_.raw_log, in_.case_dir / "serial.log");
   result_.attachments.raw_serial_log = in_.case_dir / "serial.raw";
   result_.attachments.text_log = in_.case_dir / "serial.log";
   console.note(fmt::format("scenario {} on board {}", scenario.name, board.name));
@@ -363,6 +373,8 @@ std::optional<StepFailure> CaseExecution::run_step(const scenario::Step& step) {
                     std::chrono::duration_cast<std::chrono::seconds>(in_.scenario->timeout).count()),
         {}};
   } else {
+    if (teardown_ && interrupted())
+      case_deadline_ = std::min(case_deadline_, Clock::now() + teardown_after_interrupt);
     auto deadline = deadline_for(step);
     try {
       failure = dispatch(step, deadline);
@@ -469,26 +481,26 @@ std::optional<StepFailure> CaseExecution::do_expect(const scenario::Step& step,
                                                     const std::vector<scenario::Matcher>& must_not,
                                                     Clock::time_point deadline) {
   console::ExpectRequest request;
-  bool waits_for_crash = false;
+  std::vector<std::string> regexes;
   for (const auto& matcher : any_of) {
-    auto regex = scenario::matcher_regex(matcher, *in_.dialect, ctx_);
-    for (const char* crash : default_must_not) {
-      if (regex.find(std::string(crash).substr(0, 5)) != std::string::npos) waits_for_crash = true;
-    }
-    request.any_of.push_back(console::Pattern::regex(regex));
+    regexes.push_back(scenario::matcher_regex(matcher, *in_.dialect, ctx_));
+    request.any_of.push_back(console::Pattern::regex(regexes.back()));
   }
   for (const auto& matcher : must_not) {
     request.must_not.push_back(console::Pattern::regex(scenario::matcher_regex(matcher, *in_.dialect, ctx_)));
   }
-  if (!waits_for_crash) {
-    for (const char* crash : default_must_not)
-      request.must_not.push_back(console::Pattern::regex(crash));
+  for (const auto& crash : default_must_not) {
+    // A step that waits for this very crash (one of its patterns matches a typical crash line) keeps it
+    // allowed.
+    bool waited_for = std::any_of(request.any_of.begin(), request.any_of.end(),
+                                  [&](const console::Pattern& p) { return p.search(crash.sample); });
+    if (!waited_for) request.must_not.push_back(console::Pattern::regex(crash.regex));
   }
   console::ExpectResult result;
   while (true) {
     request.deadline = std::min(deadline, Clock::now() + interrupt_slice);
     result = session_.console().expect(request);
-    if (result.status != console::ExpectStatus::timeout || Clock::now() >= deadline || interrupted()) break;
+    if (result.status != console::ExpectStatus::timeout || Clock::now() >= deadline || stop_waiting()) break;
   }
   if (result.ok()) {
     for (auto& [name, value] : result.captures)
@@ -877,20 +889,21 @@ std::optional<StepFailure> CaseExecution::await_expectation(
     intercept::ExpectationId (CaseExecution::*register_step)(const scenario::Step&),
     void (CaseExecution::*arm_next)(), const char* what, Clock::time_point deadline) {
   intercept::ExpectationId id;
-  if (armed && armed->step == &step) {
+  bool was_armed = armed && armed->step == &step;
+  if (was_armed) {
     id = armed->id;
+    armed.reset();
   } else {
-    // A retry running this step again: its earlier expectation is retired already.
-    if (armed) in_.interceptor->finish(armed->id);
+    // A retry running this step again: its earlier expectation is retired already, and what is armed
+    // belongs to a later step, which keeps it.
     id = (this->*register_step)(step);
   }
-  armed.reset();
   intercept::WaitResult waited;
   do {
     waited = in_.interceptor->wait(id, std::min(deadline, Clock::now() + interrupt_slice));
-  } while (waited.timed_out && Clock::now() < deadline && !interrupted() && !session_.console().vanished());
+  } while (waited.timed_out && Clock::now() < deadline && !stop_waiting() && !session_.console().vanished());
   auto final_result = in_.interceptor->finish(id);
-  (this->*arm_next)();
+  if (was_armed) (this->*arm_next)();
   if (auto gone = session_.console().vanished(); gone && !waited.satisfied)
     return StepFailure{Outcome::error, "port vanished: " + *gone, {}};
   if (!waited.satisfied && interrupted()) return StepFailure{Outcome::error, "interrupted", {}};

@@ -24,6 +24,9 @@ struct CaseInput {
   std::string board_token;
   std::string owner;  // the interceptor's owner string: "<scenario> [<board>]" (+ " #<attempt>")
   std::filesystem::path case_dir;
+  // Where the unmasked raw serial log goes while the case runs (a private folder); the runner writes
+  // its masked copy to case_dir/serial.raw afterwards.
+  std::filesystem::path raw_log;
   const std::atomic<bool>* interrupted = nullptr;
   // Progress: a step starts / ends.
   std::function<void(const std::string& label)> on_step_start;

@@ -2,8 +2,11 @@
 
 #include <unistd.h>
 
+#include <cctype>
+#include <cerrno>
 #include <condition_variable>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -51,22 +54,26 @@ std::filesystem::path self_binary() {
   return ec ? std::filesystem::path("provhil") : path;
 }
 
-// Masks secrets in a finished raw serial log. Secrets never span lines (the firmware prints each on
-// one), so line by line keeps memory bounded by the longest line.
-void mask_file_in_place(const std::filesystem::path& path, const SecretMasker& masker) {
-  if (!masker.enabled() || !std::filesystem::exists(path)) return;
-  auto temp = path;
-  temp += ".masking";
-  {
-    std::ifstream in(path, std::ios::binary);
-    std::ofstream out(temp, std::ios::binary);
-    std::string line;
-    while (std::getline(in, line)) {
-      out << masker.mask(line);
-      if (!in.eof()) out << '\n';
-    }
+// Writes the masked copy of a finished raw serial log (kept unmasked only in the run's private work
+// folder) into the report folder. Secrets never span lines (the firmware prints each on one), so line
+// by line keeps memory bounded by the longest line. With --show-secrets the copy is exact.
+void copy_masked(const std::filesystem::path& from, const std::filesystem::path& to,
+                 const SecretMasker& masker) {
+  std::ifstream in(from, std::ios::binary);
+  if (!in) return;
+  std::ofstream out(to, std::ios::binary | std::ios::trunc);
+  std::string line;
+  while (std::getline(in, line)) {
+    out << masker.mask(line);
+    if (!in.eof()) out << '\n';
   }
-  std::filesystem::rename(temp, path);
+}
+
+std::string file_safe(const std::string& name) {
+  std::string out;
+  for (char c : name)
+    out += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') ? c : '_';
+  return out;
 }
 
 report::CaseResult skipped_case(const PlannedPair& pair, const std::string& board,
@@ -248,9 +255,17 @@ int run(const RunOptions& options, std::ostream& out, std::ostream& err) {
   std::vector<report::CaseResult> results;
   bool infrastructure_failed = false;
   auto record = [&](report::CaseResult result) {
-    writer->add_case(result);
+    bool written = true;
+    try {
+      writer->add_case(result);
+    } catch (const report::ReportError& e) {
+      // The run goes on (the summary still shows the case); the exit code says the report is incomplete.
+      written = false;
+      std::lock_guard lock(results_mutex);
+      err << "provhil run: " << e.what() << "\n";
+    }
     std::lock_guard lock(results_mutex);
-    if (result.outcome == report::Outcome::error) infrastructure_failed = true;
+    if (result.outcome == report::Outcome::error || !written) infrastructure_failed = true;
     results.push_back(std::move(result));
   };
   for (const auto& p : pairs) {
@@ -291,8 +306,19 @@ int run(const RunOptions& options, std::ostream& out, std::ostream& err) {
   }
 
   // ---- boards in parallel, each board's pairs in order ----
+  // The run's private folder: simulator state files, AP endpoint files, unmasked raw logs.
   char temp_pattern[] = "/tmp/provhil-run-XXXXXX";
-  std::filesystem::path work_dir = ::mkdtemp(temp_pattern) != nullptr ? temp_pattern : "/tmp";
+  if (::mkdtemp(temp_pattern) == nullptr) {
+    std::string why =
+        fmt::format("cannot create a work folder like {}: {}", temp_pattern, std::strerror(errno));
+    err << "provhil run: " << why << "\n";
+    for (const auto& [name, w] : work)
+      for (const auto* p : w.pairs)
+        record(error_case(*p, why));
+    writer->finish();
+    return to_int(ExitCode::infrastructure);
+  }
+  const std::filesystem::path work_dir = temp_pattern;
   SimLaunch sim;
   sim.provhil_binary = options.provhil_binary.empty() ? self_binary() : options.provhil_binary;
   sim.work_dir = work_dir;
@@ -317,60 +343,70 @@ int run(const RunOptions& options, std::ostream& out, std::ostream& err) {
         return;
       }
       for (const auto* p : w.pairs) {
-        if (interrupted()) {
-          auto result = skipped_case(*p, name, "not started: the run was interrupted");
+        // Whatever goes wrong with one pair (a full disk, a report folder gone) becomes that pair's error
+        // and the board goes on: an exception must not end the process before the reports are written.
+        try {
+          if (interrupted()) {
+            auto result = skipped_case(*p, name, "not started: the run was interrupted");
+            progress.case_done(result, 1);
+            record(std::move(result));
+            continue;
+          }
+          auto case_dir = writer->case_dir(name, p->scenario->name);
+          std::vector<report::Attempt> earlier;
+          report::CaseResult result;
+          for (int attempt = 1;; ++attempt) {
+            progress.case_started(name, p->scenario->name);
+            CaseInput input;
+            input.scenario = p->scenario;
+            input.inventory = &inventory;
+            input.dialect = dialects.find(w.board->dialect);
+            input.session = session.get();
+            input.interceptor = interceptor.get();
+            input.masker = &masker;
+            input.board_token = w.token;
+            input.owner = fmt::format("{} [{}]{}", p->scenario->name, name,
+                                      attempt > 1 ? fmt::format(" #{}", attempt) : "");
+            input.case_dir = case_dir;
+            input.interrupted = options.interrupted;
+            input.on_step_start = [&progress, name](const std::string& label) {
+              progress.step_started(name, label);
+            };
+            input.on_step_done = [&progress, name](const report::StepResult& step) {
+              progress.step_done(name, step);
+            };
+            if (options.verbosity == Verbosity::verbose) {
+              input.on_serial_line = [&progress, name](const std::string& line) {
+                progress.serial_line(name, line);
+              };
+            }
+            input.raw_log = work_dir / (file_safe(name) + ".raw");
+            result = run_case(input);
+            copy_masked(input.raw_log, result.attachments.raw_serial_log, masker);
+            progress.case_done(result, attempt);
+            bool failed =
+                result.outcome == report::Outcome::failed || result.outcome == report::Outcome::error;
+            if (!failed || attempt > options.retries || interrupted()) break;
+            // Keep this attempt's evidence beside the next one's.
+            auto keep = case_dir / fmt::format("attempt-{}", attempt);
+            std::filesystem::create_directories(keep);
+            report::Attempt previous{result.outcome, result.message,  result.detail,
+                                     result.started, result.duration, {}};
+            for (const auto& file : {result.attachments.raw_serial_log, result.attachments.text_log,
+                                     result.attachments.exchanges, result.attachments.variables}) {
+              std::error_code ec;
+              if (!file.empty()) std::filesystem::rename(file, keep / file.filename(), ec);
+            }
+            previous.text_log = keep / result.attachments.text_log.filename();
+            earlier.push_back(std::move(previous));
+          }
+          result.earlier_attempts = std::move(earlier);
+          record(std::move(result));
+        } catch (const std::exception& e) {
+          auto result = error_case(*p, masker.mask(fmt::format("internal error: {}", e.what())));
           progress.case_done(result, 1);
           record(std::move(result));
-          continue;
         }
-        auto case_dir = writer->case_dir(name, p->scenario->name);
-        std::vector<report::Attempt> earlier;
-        report::CaseResult result;
-        for (int attempt = 1;; ++attempt) {
-          progress.case_started(name, p->scenario->name);
-          CaseInput input;
-          input.scenario = p->scenario;
-          input.inventory = &inventory;
-          input.dialect = dialects.find(w.board->dialect);
-          input.session = session.get();
-          input.interceptor = interceptor.get();
-          input.masker = &masker;
-          input.board_token = w.token;
-          input.owner = fmt::format("{} [{}]{}", p->scenario->name, name,
-                                    attempt > 1 ? fmt::format(" #{}", attempt) : "");
-          input.case_dir = case_dir;
-          input.interrupted = options.interrupted;
-          input.on_step_start = [&progress, name](const std::string& label) {
-            progress.step_started(name, label);
-          };
-          input.on_step_done = [&progress, name](const report::StepResult& step) {
-            progress.step_done(name, step);
-          };
-          if (options.verbosity == Verbosity::verbose) {
-            input.on_serial_line = [&progress, name](const std::string& line) {
-              progress.serial_line(name, line);
-            };
-          }
-          result = run_case(input);
-          mask_file_in_place(result.attachments.raw_serial_log, masker);
-          progress.case_done(result, attempt);
-          bool failed = result.outcome == report::Outcome::failed || result.outcome == report::Outcome::error;
-          if (!failed || attempt > options.retries || interrupted()) break;
-          // Keep this attempt's evidence beside the next one's.
-          auto keep = case_dir / fmt::format("attempt-{}", attempt);
-          std::filesystem::create_directories(keep);
-          report::Attempt previous{result.outcome, result.message,  result.detail,
-                                   result.started, result.duration, {}};
-          for (const auto& file : {result.attachments.raw_serial_log, result.attachments.text_log,
-                                   result.attachments.exchanges, result.attachments.variables}) {
-            std::error_code ec;
-            if (!file.empty()) std::filesystem::rename(file, keep / file.filename(), ec);
-          }
-          previous.text_log = keep / result.attachments.text_log.filename();
-          earlier.push_back(std::move(previous));
-        }
-        result.earlier_attempts = std::move(earlier);
-        record(std::move(result));
       }
       progress.board_idle(name);
     });
