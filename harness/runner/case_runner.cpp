@@ -320,6 +320,9 @@ report::CaseResult CaseExecution::run() {
   if (result_.outcome != Outcome::passed && result_.detail.find("Last serial lines") == std::string::npos) {
     result_.detail += "\nLast serial lines:\n" + last_lines_text();
   }
+  // Messages may quote what a board or a command printed: mask them before stdout and the reports.
+  result_.message = masked(result_.message);
+  result_.detail = masked(result_.detail);
   if (interrupted() && result_.outcome == Outcome::passed) {
     result_.outcome = Outcome::error;
     result_.message = "interrupted";
@@ -692,7 +695,9 @@ std::optional<StepFailure> CaseExecution::ap_session(const scenario::ApConfigSte
 
 std::optional<StepFailure> CaseExecution::do_exec(const scenario::ExecStep& step,
                                                   Clock::time_point deadline) {
-  auto result = run_host_command(resolve(step.command), {{"PROVHIL_BOARD", session_.board().name}}, deadline);
+  // In teardown an interrupt does not cut the command short: the teardown deadline bounds it.
+  auto result = run_host_command(resolve(step.command), {{"PROVHIL_BOARD", session_.board().name}}, deadline,
+                                 teardown_ ? nullptr : in_.interrupted);
   if (!result.started) return StepFailure{Outcome::error, "could not start /bin/sh: " + result.output, {}};
   if (result.timed_out)
     return StepFailure{Outcome::failed, "the command did not finish before its deadline", result.output};

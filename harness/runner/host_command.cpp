@@ -16,7 +16,8 @@ constexpr std::size_t output_limit = 64 * 1024;
 }
 
 HostCommandResult run_host_command(const std::string& command, const std::map<std::string, std::string>& env,
-                                   std::chrono::steady_clock::time_point deadline) {
+                                   std::chrono::steady_clock::time_point deadline,
+                                   const std::atomic<bool>* interrupted) {
   HostCommandResult result;
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
@@ -67,13 +68,13 @@ HostCommandResult run_host_command(const std::string& command, const std::map<st
   while (open) {
     auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
+    if (left.count() <= 0 || (interrupted != nullptr && interrupted->load())) {
       result.timed_out = true;
       ::kill(-pid, SIGKILL);
       break;
     }
     pollfd fd{pipe_fds[0], POLLIN, 0};
-    int ready = ::poll(&fd, 1, static_cast<int>(std::min<long long>(left.count(), 1000 * 60)));
+    int ready = ::poll(&fd, 1, static_cast<int>(std::min<long long>(left.count(), 250)));
     if (ready < 0 && errno == EINTR) continue;
     if (ready <= 0) continue;
     ssize_t n = ::read(pipe_fds[0], buffer, sizeof buffer);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <string>
@@ -14,8 +15,10 @@ struct HostCommandResult {
 };
 
 // Runs `command` through /bin/sh -c in its own process group, with extra environment variables,
-// and kills the group at the deadline. Used for `exec` steps, AP join commands and power switches.
+// and kills the group at the deadline, or as soon as `interrupted` is set (checked every 250 ms).
+// Used for `exec` steps, AP join commands and power switches.
 HostCommandResult run_host_command(const std::string& command, const std::map<std::string, std::string>& env,
-                                   std::chrono::steady_clock::time_point deadline);
+                                   std::chrono::steady_clock::time_point deadline,
+                                   const std::atomic<bool>* interrupted = nullptr);
 
 }  // namespace provhil::runner

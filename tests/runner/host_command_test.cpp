@@ -1,6 +1,8 @@
 // Host commands (exec steps, AP join, power switches) as real child processes.
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "runner/host_command.hpp"
 
 namespace {
@@ -34,6 +36,23 @@ TEST(HostCommand, KeepsOnlyTheTailOfHugeOutput) {
   EXPECT_EQ(result.exit_code, 0);
   EXPECT_LE(result.output.size(), 64u * 1024u + 8192u);
   EXPECT_NE(result.output.find("END"), std::string::npos);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(HostCommand, AnInterruptKillsTheCommandWithoutWaitingForItsDeadline) {
+  std::atomic<bool> interrupted{false};
+  std::thread interrupter([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    interrupted = true;
+  });
+  auto started = Clock::now();
+  auto result = run_host_command("sleep 60", {}, Clock::now() + std::chrono::minutes(5), &interrupted);
+  interrupter.join();
+  EXPECT_TRUE(result.timed_out);
+  EXPECT_LT(Clock::now() - started, std::chrono::seconds(5));
 }
 
 }  // namespace
