@@ -32,7 +32,9 @@ serial::ResetStrategy reset_for(const scenario::Board& board) {
 }  // namespace
 
 BoardSession::BoardSession(const scenario::Board& board, const SimLaunch& sim, const SecretMasker& masker)
-    : board_(board), hard_reset_(reset_for(board)) {
+    : board_(board),
+      hard_reset_(reset_for(board)),
+      raw_log_path_(sim.work_dir / (safe_name(board.name) + ".raw")) {
   if (board.simulated()) {
     auto stem = safe_name(board.name);
     ap_endpoint_file_ = sim.work_dir / (stem + ".ap");

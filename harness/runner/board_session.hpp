@@ -41,7 +41,6 @@ class BoardSession {
 
   const scenario::Board& board() const { return board_; }
   console::Console& console() { return *console_; }
-  serial::Port& port() { return *port_; }
   std::string port_description() const;
 
   // `reset: hard`: the inventory's strategy (a simulated board: SIGUSR1, its EN pin).
@@ -54,10 +53,14 @@ class BoardSession {
   // Waits for the simulator's file until `deadline`; throws std::runtime_error saying why not.
   ApEndpoint ap_endpoint(std::chrono::steady_clock::time_point deadline) const;
 
+  // Where this board's unmasked raw serial log goes while a case runs (the run's private folder).
+  const std::filesystem::path& raw_log_path() const { return raw_log_path_; }
+
  private:
   scenario::Board board_;
   serial::ResetStrategy hard_reset_;
   std::filesystem::path ap_endpoint_file_;
+  std::filesystem::path raw_log_path_;
   std::unique_ptr<serial::Port> port_;
   std::unique_ptr<console::Console> console_;
 };

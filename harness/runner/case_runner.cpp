@@ -153,8 +153,7 @@ class CaseExecution {
   std::optional<StepFailure> dispatch(const scenario::Step& step, Clock::time_point deadline);
   Clock::time_point deadline_for(const scenario::Step& step) const;
 
-  std::optional<StepFailure> do_expect(const scenario::Step& step,
-                                       const std::vector<scenario::Matcher>& any_of,
+  std::optional<StepFailure> do_expect(const std::vector<scenario::Matcher>& any_of,
                                        const std::vector<scenario::Matcher>& must_not,
                                        Clock::time_point deadline);
   std::optional<StepFailure> do_wait(Clock::time_point until);
@@ -442,10 +441,10 @@ std::optional<StepFailure> CaseExecution::dispatch(const scenario::Step& step, C
     return std::nullopt;
   }
   if (const auto* expect = std::get_if<scenario::ExpectStep>(&step.body)) {
-    return do_expect(step, expect->any_of, expect->must_not, deadline);
+    return do_expect(expect->any_of, expect->must_not, deadline);
   }
   if (const auto* capture = std::get_if<scenario::CaptureStep>(&step.body)) {
-    return do_expect(step, {capture->from}, {}, deadline);
+    return do_expect({capture->from}, {}, deadline);
   }
   if (const auto* wait = std::get_if<scenario::WaitStep>(&step.body)) {
     return do_wait(std::min(Clock::now() + wait->duration, case_deadline_));
@@ -479,8 +478,7 @@ std::optional<StepFailure> CaseExecution::dispatch(const scenario::Step& step, C
   return StepFailure{Outcome::error, "step kind not supported by this runner", {}};
 }
 
-std::optional<StepFailure> CaseExecution::do_expect(const scenario::Step& step,
-                                                    const std::vector<scenario::Matcher>& any_of,
+std::optional<StepFailure> CaseExecution::do_expect(const std::vector<scenario::Matcher>& any_of,
                                                     const std::vector<scenario::Matcher>& must_not,
                                                     Clock::time_point deadline) {
   console::ExpectRequest request;
@@ -508,7 +506,6 @@ std::optional<StepFailure> CaseExecution::do_expect(const scenario::Step& step,
   if (result.ok()) {
     for (auto& [name, value] : result.captures)
       ctx_.captures[name] = value;
-    (void)step;
     return std::nullopt;
   }
   StepFailure failure;

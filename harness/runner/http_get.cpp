@@ -62,7 +62,6 @@ HttpReply http_get(const std::string& host, std::uint16_t port, const std::strin
   HttpReply reply;
   reply.status = static_cast<int>(response.result_int());
   reply.body = std::move(response.body());
-  reply.content_type = std::string(response[http::field::content_type]);
   stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
   return reply;
 }

@@ -10,7 +10,6 @@ namespace provhil::runner {
 struct HttpReply {
   int status = 0;
   std::string body;
-  std::string content_type;
 };
 
 // Connection refused, timeout, a malformed answer...: what and where, for the step's failure message.

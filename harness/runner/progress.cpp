@@ -120,11 +120,6 @@ void Progress::serial_line(const std::string& board, const std::string& line) {
   print_above(paint(fmt::format("      {} | {}", board, line), "2"));
 }
 
-void Progress::message(const std::string& text) {
-  std::lock_guard lock(mutex_);
-  print_above(text);
-}
-
 void Progress::tick() {
   std::lock_guard lock(mutex_);
   if (terminal_ && verbosity_ != Verbosity::quiet) redraw();

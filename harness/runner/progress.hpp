@@ -27,8 +27,6 @@ class Progress {
   void board_idle(const std::string& board);
   // --verbose: a line the board printed.
   void serial_line(const std::string& board, const std::string& line);
-  // A free-form line (warnings, "interrupted: finishing"), printed above the live block.
-  void message(const std::string& text);
   // Redraws the live block so that elapsed times move between events (a terminal only).
   void tick();
   // Clears the live block (before the summary).

@@ -69,13 +69,6 @@ void copy_masked(const std::filesystem::path& from, const std::filesystem::path&
   }
 }
 
-std::string file_safe(const std::string& name) {
-  std::string out;
-  for (char c : name)
-    out += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') ? c : '_';
-  return out;
-}
-
 report::CaseResult skipped_case(const PlannedPair& pair, const std::string& board,
                                 const std::string& reason) {
   report::CaseResult result;
@@ -380,7 +373,7 @@ int run(const RunOptions& options, std::ostream& out, std::ostream& err) {
                 progress.serial_line(name, line);
               };
             }
-            input.raw_log = work_dir / (file_safe(name) + ".raw");
+            input.raw_log = session->raw_log_path();
             result = run_case(input);
             copy_masked(input.raw_log, result.attachments.raw_serial_log, masker);
             progress.case_done(result, attempt);

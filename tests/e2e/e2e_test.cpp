@@ -232,8 +232,9 @@ TEST(Secrets, NoTokenOrWifiPasswordInAnyReportFile) {
   EXPECT_NE(log.find("[MASKED:token]"), std::string::npos) << log;
 }
 
-// The whole shipped suite in a child process that the test will interrupt; returns its pid.
-pid_t start_suite_run(const TempDir& dir) {
+// Runs the whole shipped suite in a child process, sends it `signal` once the first case has finished
+// (the journal holds its line; two minutes at most), and returns its wait status.
+int interrupt_suite_run(const TempDir& dir, int signal) {
   std::string reports = (dir / "reports").string();
   pid_t pid = ::fork();
   if (pid == 0) {
@@ -242,28 +243,23 @@ pid_t start_suite_run(const TempDir& dir) {
             nullptr);
     ::_exit(127);
   }
-  return pid;
-}
-
-// Until the run's journal holds a finished case (two minutes at most).
-void wait_for_a_finished_case(const TempDir& dir) {
+  EXPECT_GT(pid, 0);
   auto journal = dir / "reports" / "journal.jsonl";
   auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(2);
   while (std::chrono::steady_clock::now() < deadline) {
-    if (fs::exists(journal) && read_file(journal).find("\"type\":\"case\"") != std::string::npos) return;
+    if (fs::exists(journal) && read_file(journal).find("\"type\":\"case\"") != std::string::npos) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  ADD_FAILURE() << "no case finished within two minutes";
+  EXPECT_LT(std::chrono::steady_clock::now(), deadline) << "no case finished within two minutes";
+  ::kill(pid, signal);
+  int status = 0;
+  EXPECT_EQ(::waitpid(pid, &status, 0), pid);
+  return status;
 }
 
 TEST(Interrupt, SigintMidRunExits130AndLeavesAValidReport) {
   TempDir dir;
-  pid_t pid = start_suite_run(dir);
-  ASSERT_GT(pid, 0);
-  wait_for_a_finished_case(dir);
-  ::kill(pid, SIGINT);
-  int status = 0;
-  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  int status = interrupt_suite_run(dir, SIGINT);
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 130);
   expect_valid_junit(dir / "reports" / "junit.xml");
@@ -283,12 +279,8 @@ TEST(Interrupt, SigintMidRunExits130AndLeavesAValidReport) {
 
 TEST(Interrupt, KillNineMidRunThenReportRebuildRecoversTheFinishedCases) {
   TempDir dir;
-  pid_t pid = start_suite_run(dir);
-  ASSERT_GT(pid, 0);
-  wait_for_a_finished_case(dir);
-  ::kill(pid, SIGKILL);
-  int status = 0;
-  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  int status = interrupt_suite_run(dir, SIGKILL);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
   // What kill -9 left: a junit.xml that validates, and a journal with the finished case.
   expect_valid_junit(dir / "reports" / "junit.xml");
   EXPECT_FALSE(fs::exists(dir / "reports" / "results.json"));
