@@ -29,6 +29,7 @@
 #include <sstream>
 #include <thread>
 
+#include "asio/tls_socket.hpp"
 #include "common/secrets.hpp"
 #include "intercept/blynk.hpp"
 #include "intercept/certs.hpp"
@@ -47,7 +48,8 @@ using asio::use_awaitable;
 
 namespace {
 
-using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+using UpstreamStream = beast::ssl_stream<beast::tcp_stream>;  // the proxy's client side
+using TlsStream = net::TlsSocket;                             // boards' connections
 using PlainStream = beast::tcp_stream;
 using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
@@ -116,7 +118,7 @@ struct Interceptor::Impl {
   // upstream, parsed from config.upstream_url
   std::string up_host, up_port, up_authority, up_base;
   std::mutex pool_mutex;
-  std::vector<std::unique_ptr<TlsStream>> pool;
+  std::vector<std::unique_ptr<UpstreamStream>> pool;
   std::atomic<bool> stopping{false};
   // Declared last: destroyed first, so no coroutine outlives what it uses.
   asio::io_context ioc;
@@ -287,13 +289,13 @@ struct Interceptor::Impl {
           fmt::format("upstream CA {}: {}", config.upstream_ca_file.string(), ec.message()));
   }
 
-  asio::awaitable<std::unique_ptr<TlsStream>> upstream_connect() {
+  asio::awaitable<std::unique_ptr<UpstreamStream>> upstream_connect() {
     // Its own strand: a pooled stream later serves other connections' coroutines, and Beast runs the
     // stream's timer and intermediate handlers on the stream's executor.
     auto executor = asio::make_strand(ioc);
     tcp::resolver resolver(executor);
     auto endpoints = co_await resolver.async_resolve(up_host, up_port, use_awaitable);
-    auto stream = std::make_unique<TlsStream>(beast::tcp_stream(executor), client_ctx);
+    auto stream = std::make_unique<UpstreamStream>(beast::tcp_stream(executor), client_ctx);
     // SSL_set_tlsext_host_name() without its old-style cast
     if (!SSL_ctrl(stream->native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
                   const_cast<char*>(up_host.c_str())))
@@ -307,7 +309,7 @@ struct Interceptor::Impl {
     co_return stream;
   }
 
-  std::unique_ptr<TlsStream> pool_take() {
+  std::unique_ptr<UpstreamStream> pool_take() {
     std::lock_guard lock(pool_mutex);
     if (pool.empty()) return nullptr;
     auto stream = std::move(pool.back());
@@ -315,7 +317,7 @@ struct Interceptor::Impl {
     return stream;
   }
 
-  void pool_give(std::unique_ptr<TlsStream> stream) {
+  void pool_give(std::unique_ptr<UpstreamStream> stream) {
     std::lock_guard lock(pool_mutex);
     if (pool.size() < 64) pool.push_back(std::move(stream));
   }
@@ -336,7 +338,7 @@ struct Interceptor::Impl {
     UpstreamResult result;
     for (int attempt = 0; attempt < 2; ++attempt) {
       bool pooled = false;
-      std::unique_ptr<TlsStream> stream = pool_take();
+      std::unique_ptr<UpstreamStream> stream = pool_take();
       try {
         if (stream)
           pooled = true;
@@ -464,27 +466,29 @@ struct Interceptor::Impl {
       co_return;
     }
 
-    PlainStream plain(std::move(socket));
+    // A TLS ClientHello starts with a handshake record (0x16, then major version 3). Peeking leaves
+    // the bytes in the socket for OpenSSL; anything else is read out and rejected.
+    TlsStream stream(std::move(socket), server_ctx.native_handle());
     beast::flat_buffer buffer;
     boost::system::error_code ec;
-    plain.expires_after(config.handshake_timeout);
-    bool tls = co_await beast::async_detect_ssl(plain, buffer, asio::redirect_error(use_awaitable, ec));
+    stream.expires_after(config.handshake_timeout);
+    std::array<unsigned char, 2> head{};
+    auto peeked = co_await stream.async_peek(asio::buffer(head), asio::redirect_error(use_awaitable, ec));
     if (ec) {
-      if (buffer.size() > 0 || is_timeout(ec))
-        reject(conn, started,
-               is_timeout(ec) ? "no TLS handshake before the deadline"
-                              : fmt::format("before the TLS handshake: {}", ec.message()));
+      if (is_timeout(ec)) reject(conn, started, "no TLS handshake before the deadline");
       co_return;
     }
-    if (!tls) {
+    if (head[0] != 0x16 || (peeked > 1 && head[1] != 0x03)) {
+      PlainStream plain(std::move(stream.socket()));
+      plain.expires_after(config.handshake_timeout);
+      auto n = co_await plain.async_read_some(buffer.prepare(1024), asio::redirect_error(use_awaitable, ec));
+      buffer.commit(n);
       co_await reject_not_tls(plain, buffer, conn, started);
       co_return;
     }
 
-    TlsStream stream(std::move(plain), server_ctx);
     SSL_set_ex_data(stream.native_handle(), connection_index(), &conn);
-    auto used = co_await stream.async_handshake(ssl::stream_base::server, buffer.data(),
-                                                asio::redirect_error(use_awaitable, ec));
+    co_await stream.async_handshake(ssl::stream_base::server, asio::redirect_error(use_awaitable, ec));
     SSL_set_ex_data(stream.native_handle(), connection_index(), nullptr);
     if (ec) {
       std::string why = is_timeout(ec) ? std::string("TLS handshake deadline passed")
@@ -493,7 +497,6 @@ struct Interceptor::Impl {
         reject(conn, started, why);  // else journaled already
       co_return;
     }
-    buffer.consume(used);
     conn.tls_version = SSL_get_version(stream.native_handle());
     if (conn.fault) {
       // An expired or wrong-name leaf the client accepted anyway: note it on what follows.
@@ -508,7 +511,7 @@ struct Interceptor::Impl {
     // HTTP or the Blynk binary protocol? A request line starts with an upper-case method name;
     // a Blynk frame starts with a small command number.
     if (buffer.size() == 0) {
-      stream.next_layer().expires_after(config.header_timeout);
+      stream.expires_after(config.header_timeout);
       auto n = co_await stream.async_read_some(buffer.prepare(1024), asio::redirect_error(use_awaitable, ec));
       if (ec) {
         if (is_timeout(ec)) reject(conn, started, "nothing sent after the TLS handshake before the deadline");
@@ -959,7 +962,7 @@ struct Interceptor::Impl {
     ex.kind = "login";
     ex.answered_by = "upstream";
     ex.upstream_request = fmt::format("blynk tunnel to {}", up_authority);
-    std::unique_ptr<TlsStream> upstream;
+    std::unique_ptr<UpstreamStream> upstream;
     std::string connect_error;
     try {
       upstream = co_await upstream_connect();
