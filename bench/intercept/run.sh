@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the interceptor benchmark on an optimised build, with mitmproxy (Debian) for comparison.
-# Usage: bench/intercept/run.sh [--seconds S] [--concurrency C] [--idle N] [--mitmdump PATH|none]
+# Usage: bench/intercept/run.sh [--seconds S] [--concurrency C] [--idle N] [--server-threads N] [--mitmdump PATH|none]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 build="${PROVHIL_BENCH_BUILD:-$root/build/intercept-release}"
