@@ -20,6 +20,7 @@
 #include <cerrno>
 #include <memory>
 #include <random>
+#include <set>
 
 #include "common/exit_codes.hpp"
 #include "common/secrets.hpp"
@@ -299,6 +300,7 @@ class Board {
   void finish(bool reboot, ResetReason next, int exit_code) {
     if (finished_) return;
     finished_ = true;
+    wake();
     result_ = BootResult{reboot, next, exit_code};
     tls_.close();
     io_.stop();
@@ -315,6 +317,21 @@ class Board {
     co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
   }
 
+  // Sleeps up to `duration`, woken early by wake() (a state change, a lost link, the end), so the
+  // firmware's loops react at once instead of on their next poll.
+  awaitable<void> wait_for_change(ms duration) {
+    asio::steady_timer timer(io_);
+    timer.expires_after(duration);
+    waiting_.insert(&timer);
+    error_code ec;
+    co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
+    waiting_.erase(&timer);
+  }
+  void wake() {
+    for (auto* timer : waiting_)
+      timer->cancel();
+  }
+
   // Waits `duration` while the state stays `s` (the firmware's delay() loops keep serving the console);
   // true when the whole time passed in that state.
   awaitable<bool> stay(State s, ms duration) {
@@ -323,7 +340,7 @@ class Board {
       if (state_ != s || finished_) co_return false;
       const auto now = Clock::now();
       if (now >= deadline) co_return true;
-      co_await sleep_for(std::min<ms>(10ms, std::chrono::duration_cast<ms>(deadline - now) + 1ms));
+      co_await wait_for_change(std::chrono::duration_cast<ms>(deadline - now) + 1ms);
     }
   }
 
@@ -474,11 +491,17 @@ class Board {
     }
   }
 
+  void lose_link() {
+    link_lost_ = true;
+    wake();
+  }
+
   void set_state(State s) {
     if (s == state_ || finished_) return;
     log(fmt::format("{} => {}", state_name(state_), state_name(s)));
     state_ = s;
     ++state_epoch_;
+    wake();
     if (s != State::CONNECTING_CLOUD && s != State::RUNNING) tls_.close();
     if (s != State::CONNECTING_NET && s != State::CONNECTING_CLOUD && s != State::RUNNING) wifi_.reset();
     if (!profile_.faults.crash_in_state.empty() && profile_.faults.crash_in_state == state_name(s))
@@ -508,7 +531,7 @@ class Board {
     }
     log("AP URL:  blynk.setup");
     while (!finished_ && (state_ == State::WAIT_CONFIG || state_ == State::CONFIGURING))
-      co_await sleep_for(10ms);
+      co_await wait_for_change(1000ms);
     ap_.reset();
     remove_endpoint_file();
   }
@@ -546,7 +569,7 @@ class Board {
   awaitable<void> connect_cloud() {
     if (profile_.faults.hang_connecting_cloud) {
       while (!finished_ && state_ == State::CONNECTING_CLOUD)
-        co_await sleep_for(10ms);
+        co_await wait_for_change(1000ms);
       co_return;
     }
     if (profile_.provision_call && !config_.valid && !provisioned_) {
@@ -770,16 +793,16 @@ class Board {
       if (Clock::now() >= next_ping) {
         if (ping_outstanding_ != 0) {
           log("Heartbeat timeout");
-          link_lost_ = true;
+          lose_link();
           continue;
         }
         ping_outstanding_ = next_id();
         const auto error = co_await tls_.write(frame(kPing, ping_outstanding_, {}), profile_.network_timeout);
-        if (!error.empty()) link_lost_ = true;
+        if (!error.empty()) lose_link();
         next_ping = Clock::now() + profile_.heartbeat;
         continue;
       }
-      co_await sleep_for(10ms);
+      co_await wait_for_change(std::chrono::duration_cast<ms>(next_ping - Clock::now()) + 1ms);
     }
     tls_.close();
   }
@@ -790,7 +813,7 @@ class Board {
       const auto error = co_await tls_.read_exact(5, header, ms(0));
       if (epoch != state_epoch_ || finished_) co_return;
       if (!error.empty()) {
-        link_lost_ = true;
+        lose_link();
         co_return;
       }
       const auto type = static_cast<std::uint8_t>(header[0]);
@@ -805,7 +828,7 @@ class Board {
         const auto body_error = co_await tls_.read_exact(length, body, profile_.network_timeout);
         if (epoch != state_epoch_ || finished_) co_return;
         if (!body_error.empty()) {
-          link_lost_ = true;
+          lose_link();
           co_return;
         }
       }
@@ -819,7 +842,7 @@ class Board {
         config_.host = body.substr(0, nul);
         log(fmt::format("Redirecting to {}:{}", config_.host,
                         nul == std::string::npos ? std::string("443") : body.substr(nul + 1)));
-        link_lost_ = true;
+        lose_link();
         co_return;
       }
       // HARDWARE (20) and others: the sketch's business, not Edgent's.
@@ -1210,6 +1233,7 @@ class Board {
   std::uint16_t msg_id_ = 0;
   std::uint16_t ping_outstanding_ = 0;
   bool link_lost_ = false;
+  std::set<asio::steady_timer*> waiting_;  // wait_for_change() sleepers, for wake()
   bool console_ready_ = false;
   std::string pending_input_;
   std::string line_;
