@@ -1,6 +1,7 @@
 // A command spawned on a pseudo-terminal: the simulated board, or any program in tests.
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -135,7 +136,6 @@ class PtyPort final : public detail::FdPort {
     ::cfmakeraw(&settings);
     ::tcsetattr(slave, TCSANOW, &settings);
 
-    // Everything the child needs is prepared before fork: only async-signal-safe calls after it.
     std::vector<std::string> env_storage;
     for (char** entry = environ; *entry != nullptr; ++entry) {
       std::string_view item(*entry);
@@ -155,61 +155,39 @@ class PtyPort final : public detail::FdPort {
     argv.push_back(nullptr);
     std::string working_dir = options.working_dir.string();
 
-    int exec_pipe[2];
-    if (::pipe2(exec_pipe, O_CLOEXEC) != 0) {
-      int error = errno;
-      ::close(master);
-      ::close(slave);
-      throw PortError(name(), fmt::format("pipe2: {}", detail::errno_text(error)));
-    }
-    pid_t pid = ::fork();
-    if (pid < 0) {
-      int error = errno;
-      ::close(master);
-      ::close(slave);
-      ::close(exec_pipe[0]);
-      ::close(exec_pipe[1]);
-      throw PortError(name(), fmt::format("fork: {}", detail::errno_text(error)));
-    }
-    if (pid == 0) {
-      ::setsid();
-      ::ioctl(slave, TIOCSCTTY, 0);
-      ::dup2(slave, STDIN_FILENO);
-      ::dup2(slave, STDOUT_FILENO);
-      ::dup2(slave, STDERR_FILENO);
-      sigset_t none;
-      ::sigemptyset(&none);
-      ::sigprocmask(SIG_SETMASK, &none, nullptr);
-      for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGCHLD, SIGQUIT})
-        ::signal(sig, SIG_DFL);
-      int error = 0;
-      if (!working_dir.empty() && ::chdir(working_dir.c_str()) != 0) {
-        error = errno;
-      } else {
-        ::execvpe(argv[0], argv.data(), envp.data());
-        error = errno;
-      }
-      [[maybe_unused]] auto n = ::write(exec_pipe[1], &error, sizeof error);
-      ::_exit(127);
-    }
-    ::close(exec_pipe[1]);
+    // posix_spawn, not fork: a runner with a thread per board would copy its page tables and fault
+    // on copy-on-write pages for every board, only for exec to throw them away. The child starts a
+    // session and opens the slave as stdin; a session leader opening a terminal without O_NOCTTY
+    // makes it its controlling terminal (so the board's console can hang up and signal it).
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attributes;
+    ::posix_spawn_file_actions_init(&actions);
+    ::posix_spawnattr_init(&attributes);
+    ::posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, slave_path, O_RDWR, 0);
+    ::posix_spawn_file_actions_adddup2(&actions, STDIN_FILENO, STDOUT_FILENO);
+    ::posix_spawn_file_actions_adddup2(&actions, STDIN_FILENO, STDERR_FILENO);
+    if (!working_dir.empty()) ::posix_spawn_file_actions_addchdir_np(&actions, working_dir.c_str());
+    sigset_t none, defaults;
+    ::sigemptyset(&none);
+    ::sigemptyset(&defaults);
+    for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGCHLD, SIGQUIT})
+      ::sigaddset(&defaults, sig);
+    ::posix_spawnattr_setsigmask(&attributes, &none);
+    ::posix_spawnattr_setsigdefault(&attributes, &defaults);
+    ::posix_spawnattr_setflags(&attributes,
+                               POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    pid_t pid = -1;
+    int error = ::posix_spawnp(&pid, argv[0], &actions, &attributes, argv.data(), envp.data());
+    ::posix_spawn_file_actions_destroy(&actions);
+    ::posix_spawnattr_destroy(&attributes);
     ::close(slave);  // only the child holds the slave now: its exit hangs up the master
-    pid_ = pid;
-    int child_error = 0;
-    ssize_t got;
-    do {
-      got = ::read(exec_pipe[0], &child_error, sizeof child_error);
-    } while (got < 0 && errno == EINTR);
-    ::close(exec_pipe[0]);
-    if (got > 0) {
-      int status = 0;
-      ::waitpid(pid_, &status, 0);
-      reaped_ = true;
+    if (error != 0) {
       ::close(master);
       throw PortError(name(), fmt::format("cannot run \"{}\"{}: {}", options.argv[0],
                                           working_dir.empty() ? "" : fmt::format(" in {}", working_dir),
-                                          detail::errno_text(child_error)));
+                                          detail::errno_text(error)));
     }
+    pid_ = pid;
     attach(master, false);
   }
 

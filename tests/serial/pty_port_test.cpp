@@ -35,6 +35,37 @@ TEST(PtyPort, ReadsAndWritesInRawMode) {
   EXPECT_NE(port->describe().find("/dev/pts/"), std::string::npos) << port->describe();
 }
 
+TEST(PtyPort, ChildLeadsASessionWithThePtyAsItsControllingTerminal) {
+  // /dev/tty opens only for a process with a controlling terminal; field 6 of /proc/PID/stat is
+  // the session id.
+  auto port = spawn_sh(
+      "if (: < /dev/tty) 2>/dev/null; then echo ctty=yes; else echo ctty=no; fi; "
+      "echo \"leader=$(($(cut -d' ' -f6 /proc/$$/stat) == $$))\"; echo \"tty=$(tty)\"; echo done");
+  auto text = read_until(*port, "done");
+  EXPECT_NE(text.find("ctty=yes"), std::string::npos) << text;
+  EXPECT_NE(text.find("leader=1"), std::string::npos) << text;
+  EXPECT_NE(text.find("tty=/dev/pts/"), std::string::npos) << text;
+}
+
+TEST(PtyPort, SignalsTheParentBlockedOrIgnoredAreRestoredForTheChild) {
+  // The runner ignores SIGPIPE and blocks signals it handles on a thread; the board must not inherit that.
+  auto previous = ::signal(SIGPIPE, SIG_IGN);
+  sigset_t blocked, old;
+  ::sigemptyset(&blocked);
+  ::sigaddset(&blocked, SIGTERM);
+  ::pthread_sigmask(SIG_BLOCK, &blocked, &old);
+  auto port = spawn_sh("grep -E '^(SigBlk|SigIgn):' /proc/$$/status; echo done");
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  ::signal(SIGPIPE, previous);
+  auto text = read_until(*port, "done");
+  EXPECT_NE(text.find("SigBlk:\t0000000000000000"), std::string::npos) << text;
+  // SIGPIPE is signal 13: bit 12 (0x1000) of the ignored mask.
+  auto ignored = text.find("SigIgn:\t");
+  ASSERT_NE(ignored, std::string::npos) << text;
+  auto mask = std::stoull(text.substr(ignored + 8, 16), nullptr, 16);
+  EXPECT_EQ(mask & 0x1000ULL, 0ULL) << text;
+}
+
 TEST(PtyPort, EnvironmentAndWorkingDirectory) {
   provhil::test::TempDir dir;
   SpawnOptions options;
