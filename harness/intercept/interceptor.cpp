@@ -25,6 +25,7 @@
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
 #include <map>
+#include <mutex>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -117,6 +118,7 @@ struct Interceptor::Impl {
   ssl::context client_ctx{ssl::context::tls_client};
   // upstream, parsed from config.upstream_url
   std::string up_host, up_port, up_authority, up_base;
+  std::once_flag system_roots_loaded;
   std::mutex pool_mutex;
   std::vector<std::unique_ptr<UpstreamStream>> pool;
   std::atomic<bool> stopping{false};
@@ -279,17 +281,22 @@ struct Interceptor::Impl {
     if (!up_base.empty() && up_base.back() == '/') up_base.pop_back();
     client_ctx.set_verify_mode(ssl::verify_peer);
     SSL_CTX_set_min_proto_version(client_ctx.native_handle(), TLS1_2_VERSION);
+    // The system roots (about 30 ms to load) wait for the first upstream connection: a mock-mode
+    // run never makes one.
+    if (config.upstream_ca_file.empty()) return;
     boost::system::error_code ec;
-    if (!config.upstream_ca_file.empty())
-      client_ctx.load_verify_file(config.upstream_ca_file.string(), ec);
-    else
-      client_ctx.set_default_verify_paths(ec);
+    client_ctx.load_verify_file(config.upstream_ca_file.string(), ec);
     if (ec)
       throw InterceptorStartError(
           fmt::format("upstream CA {}: {}", config.upstream_ca_file.string(), ec.message()));
   }
 
   asio::awaitable<std::unique_ptr<UpstreamStream>> upstream_connect() {
+    if (config.upstream_ca_file.empty())
+      std::call_once(system_roots_loaded, [this] {
+        boost::system::error_code ignored;  // without roots, verification fails and says so
+        client_ctx.set_default_verify_paths(ignored);
+      });
     // Its own strand: a pooled stream later serves other connections' coroutines, and Beast runs the
     // stream's timer and intermediate handlers on the stream's executor.
     auto executor = asio::make_strand(ioc);
