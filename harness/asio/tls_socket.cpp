@@ -262,12 +262,11 @@ TlsSocket::Next TlsSocket::step(State& s, Op op, void* data, std::size_t size, s
       break;
     default: {
       unsigned long error = ERR_get_error();
-      if (ERR_GET_LIB(error) == ERR_LIB_SSL && ERR_GET_REASON(error) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
-        ec = asio::ssl::error::stream_truncated;  // the peer left without close_notify
-      else if (error != 0)
-        ec = error_code(static_cast<int>(error), asio::error::get_ssl_category());
-      else
-        ec = asio::ssl::error::stream_truncated;
+      bool peer_left = error == 0 || (ERR_GET_LIB(error) == ERR_LIB_SSL &&
+                                      ERR_GET_REASON(error) == SSL_R_UNEXPECTED_EOF_WHILE_READING);
+      // A peer that left without close_notify is a truncation, as Asio's own stream reports it.
+      ec = peer_left ? error_code(asio::ssl::error::stream_truncated)
+                     : error_code(static_cast<int>(error), asio::error::get_ssl_category());
       break;
     }
   }

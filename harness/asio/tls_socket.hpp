@@ -101,7 +101,7 @@ class TlsSocket {
   }
 
  private:
-  static constexpr std::size_t record_size = 16 * 1024;
+  static constexpr std::size_t record_size = std::size_t{16} * 1024;
   enum class Op { peek, handshake, read, write, shutdown };
   enum class Next { done, wait_read, wait_write };
   struct State;
