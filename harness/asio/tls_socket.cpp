@@ -72,12 +72,15 @@ int bio_puts(BIO* bio, const char* text) {
   return bio_write(bio, text, static_cast<int>(std::strlen(text)));
 }
 
-long bio_ctrl(BIO* bio, int command, long /*number*/, void* /*pointer*/) {
+long bio_ctrl(BIO* bio, int command, long /*number*/, void* pointer) {
   switch (command) {
     case BIO_CTRL_FLUSH:
       return 1;
     case BIO_CTRL_EOF:
       return BIO_test_flags(bio, BIO_FLAGS_IN_EOF) != 0 ? 1 : 0;
+    case BIO_C_GET_FD:  // SSL_get_fd()
+      if (pointer != nullptr) *static_cast<int*>(pointer) = descriptor(bio);
+      return descriptor(bio);
     default:
       return 0;
   }
@@ -121,9 +124,11 @@ TlsSocket::TlsSocket(tcp::socket socket, SSL_CTX* context)
   BIO_set_data(bio, reinterpret_cast<void*>(static_cast<std::intptr_t>(state_->socket.native_handle())));
   BIO_set_init(bio, 1);
   SSL_set_bio(state_->ssl, bio, bio);
-  // Partial writes: a write completes with what went out, as write_some must. Moving buffers: a
-  // retried write may come from a different (gathered) buffer with the same bytes.
-  SSL_set_mode(state_->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  // Partial writes: a write completes with what went out, as write_some must.
+  SSL_set_mode(state_->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE);
+  // A read and a write may wait at the same time (one each, as Asio allows). Without renegotiation
+  // SSL_write never has to read, so a write cannot swallow records a waiting read is owed.
+  SSL_set_options(state_->ssl, SSL_OP_NO_RENEGOTIATION);
   // Read what the socket has, not a record header and then its body: half the receive calls.
   // Safe here because every read tries SSL_read before waiting on the socket.
   SSL_set_read_ahead(state_->ssl, 1);
@@ -167,9 +172,11 @@ void TlsSocket::expires_after(std::chrono::steady_clock::duration timeout) {
   s.timer.async_wait([weak = std::weak_ptr<State>(state_), generation](const error_code& ec) {
     auto state = weak.lock();
     if (ec || !state || state->deadline_generation != generation) return;
+    // As beast::tcp_stream does: the connection is over. Pending waits end with operation_aborted,
+    // reported as a timeout; later operations find the socket closed.
     state->timed_out = true;
     error_code ignored;
-    state->socket.cancel(ignored);  // pending waits end with operation_aborted, reported as a timeout
+    state->socket.close(ignored);
   });
 }
 
@@ -260,7 +267,7 @@ TlsSocket::Next TlsSocket::step(State& s, Op op, void* data, std::size_t size, s
       ec = saved_errno != 0 ? error_code(saved_errno, boost::system::system_category())
                             : error_code(asio::ssl::error::stream_truncated);
       break;
-    default: {
+    case SSL_ERROR_SSL: {
       unsigned long error = ERR_get_error();
       bool peer_left = error == 0 || (ERR_GET_LIB(error) == ERR_LIB_SSL &&
                                       ERR_GET_REASON(error) == SSL_R_UNEXPECTED_EOF_WHILE_READING);
@@ -269,6 +276,9 @@ TlsSocket::Next TlsSocket::step(State& s, Op op, void* data, std::size_t size, s
                      : error_code(static_cast<int>(error), asio::error::get_ssl_category());
       break;
     }
+    default:  // callbacks and asynchronous engines, which nothing here uses
+      ec = boost::system::errc::make_error_code(boost::system::errc::protocol_error);
+      break;
   }
   ERR_clear_error();
   return Next::done;

@@ -9,10 +9,13 @@
 // beast::tcp_stream has: expires_after() bounds whatever is pending or started before it is reset,
 // and an operation cut short by it completes with beast::error::timeout.
 // Like every Asio stream: one read and one write at a time, all on the socket's executor (a strand).
-// A stream must outlive its pending operations.
+// A stream must outlive its pending operations. Operations start when initiated (gathering a
+// write's buffers, setting the handshake role): no lazy tokens such as asio::deferred.
+// SSL_MODE_RELEASE_BUFFERS comes from the caller's SSL_CTX; renegotiation is refused.
 
 #include <openssl/ssl.h>
 
+#include <algorithm>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/compose.hpp>
 #include <boost/asio/ip/tcp.hpp>

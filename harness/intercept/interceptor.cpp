@@ -473,22 +473,26 @@ struct Interceptor::Impl {
       co_return;
     }
 
-    // A TLS ClientHello starts with a handshake record (0x16, then major version 3). Peeking leaves
-    // the bytes in the socket for OpenSSL; anything else is read out and rejected.
+    // A TLS ClientHello starts with a handshake record (0x16), major version 3, and its first
+    // message is a ClientHello (type 1, the sixth byte). Peeking leaves the bytes in the socket for
+    // OpenSSL; anything else is read out and rejected.
     TlsStream stream(std::move(socket), server_ctx.native_handle());
     beast::flat_buffer buffer;
     boost::system::error_code ec;
     stream.expires_after(config.handshake_timeout);
-    std::array<unsigned char, 2> head{};
+    std::array<unsigned char, 6> head{};
     auto peeked = co_await stream.async_peek(asio::buffer(head), asio::redirect_error(use_awaitable, ec));
     if (ec) {
       if (is_timeout(ec)) reject(conn, started, "no TLS handshake before the deadline");
       co_return;
     }
-    if (head[0] != 0x16 || (peeked > 1 && head[1] != 0x03)) {
+    bool looks_tls = head[0] == 0x16 && (peeked < 2 || head[1] == 0x03) && (peeked < 6 || head[5] == 0x01);
+    if (!looks_tls) {
       PlainStream plain(std::move(stream.socket()));
       plain.expires_after(config.handshake_timeout);
       auto n = co_await plain.async_read_some(buffer.prepare(1024), asio::redirect_error(use_awaitable, ec));
+      if (ec)  // gone meanwhile: what the peek saw is still what it sent
+        n = asio::buffer_copy(buffer.prepare(peeked), asio::buffer(head.data(), peeked));
       buffer.commit(n);
       co_await reject_not_tls(plain, buffer, conn, started);
       co_return;

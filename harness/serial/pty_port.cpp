@@ -163,10 +163,14 @@ class PtyPort final : public detail::FdPort {
     posix_spawnattr_t attributes;
     ::posix_spawn_file_actions_init(&actions);
     ::posix_spawnattr_init(&attributes);
-    ::posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, slave_path, O_RDWR, 0);
-    ::posix_spawn_file_actions_adddup2(&actions, STDIN_FILENO, STDOUT_FILENO);
-    ::posix_spawn_file_actions_adddup2(&actions, STDIN_FILENO, STDERR_FILENO);
-    if (!working_dir.empty()) ::posix_spawn_file_actions_addchdir_np(&actions, working_dir.c_str());
+    int error = ::posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, slave_path, O_RDWR, 0);
+    if (error == 0) error = ::posix_spawn_file_actions_adddup2(&actions, STDIN_FILENO, STDOUT_FILENO);
+    if (error == 0) error = ::posix_spawn_file_actions_adddup2(&actions, STDIN_FILENO, STDERR_FILENO);
+    // Nothing else of ours: Asio opens sockets without close-on-exec, and a board holding the
+    // interceptor's listener or a connection would keep it from closing (no FIN, no reset fault).
+    if (error == 0) error = ::posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
+    if (error == 0 && !working_dir.empty())
+      error = ::posix_spawn_file_actions_addchdir_np(&actions, working_dir.c_str());
     sigset_t none, defaults;
     ::sigemptyset(&none);
     ::sigemptyset(&defaults);
@@ -177,7 +181,7 @@ class PtyPort final : public detail::FdPort {
     ::posix_spawnattr_setflags(&attributes,
                                POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     pid_t pid = -1;
-    int error = ::posix_spawnp(&pid, argv[0], &actions, &attributes, argv.data(), envp.data());
+    if (error == 0) error = ::posix_spawnp(&pid, argv[0], &actions, &attributes, argv.data(), envp.data());
     ::posix_spawn_file_actions_destroy(&actions);
     ::posix_spawnattr_destroy(&attributes);
     ::close(slave);  // only the child holds the slave now: its exit hangs up the master

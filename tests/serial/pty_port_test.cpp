@@ -66,6 +66,19 @@ TEST(PtyPort, SignalsTheParentBlockedOrIgnoredAreRestoredForTheChild) {
   EXPECT_EQ(mask & 0x1000ULL, 0ULL) << text;
 }
 
+TEST(PtyPort, ChildInheritsNoDescriptorBeyondItsTerminal) {
+  // A descriptor without close-on-exec, as Asio opens its sockets.
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  auto port = spawn_sh("for f in /proc/$$/fd/*; do echo \"fd=${f##*/}\"; done; echo done");
+  auto text = read_until(*port, "done");
+  ::close(fds[0]);
+  ::close(fds[1]);
+  EXPECT_NE(text.find("fd=2\n"), std::string::npos) << text;
+  EXPECT_EQ(text.find("fd=" + std::to_string(fds[0]) + "\n"), std::string::npos) << text;
+  EXPECT_EQ(text.find("fd=" + std::to_string(fds[1]) + "\n"), std::string::npos) << text;
+}
+
 TEST(PtyPort, EnvironmentAndWorkingDirectory) {
   provhil::test::TempDir dir;
   SpawnOptions options;
