@@ -17,6 +17,7 @@ void add_sim_command(CLI::App& app, int& exit_code) {
     double time_scale = 1;
     std::vector<std::string> resolve;
     std::string ap_endpoint_file;
+    std::string source_address;
   };
   auto args = std::make_shared<Args>();
   command->add_option("--profile", args->profile, "Board profile (YAML), e.g. fixtures/sim/esp32.yaml")
@@ -30,6 +31,10 @@ void add_sim_command(CLI::App& app, int& exit_code) {
   command->add_option("--resolve", args->resolve, "NAME:PORT=ADDR:PORT, like curl's (repeatable)");
   command->add_option("--ap-endpoint-file", args->ap_endpoint_file,
                       "Written with 127.0.0.1:PORT of the setup AP's HTTP server while it is up");
+  command
+      ->add_option("--source-address", args->source_address,
+                   "Local address its cloud connections come from (a board's own IP), e.g. 127.77.0.3")
+      ->check(CLI::ValidIPV4);
   command->footer("Reset (EN pin): send SIGUSR1. The board keeps its state file across resets.");
   command->callback([&exit_code, args, time_scale] {
     sim::SimOptions options;
@@ -38,6 +43,7 @@ void add_sim_command(CLI::App& app, int& exit_code) {
     if (!args->ca.empty()) options.ca_file = args->ca;
     if (time_scale->count() > 0) options.time_scale = args->time_scale;
     options.ap_endpoint_file = args->ap_endpoint_file;
+    options.source_address = args->source_address;
     for (const auto& text : args->resolve) {
       std::string error;
       auto entry = sim::parse_resolve(text, error);

@@ -67,6 +67,7 @@ struct Connection {
   std::string sni;
   std::string tls_version = "plain";
   std::optional<ConnectionFault::Kind> fault;
+  std::string fault_owner;  // whose scenario armed it: its journal entry goes there
 };
 
 int connection_index() {
@@ -240,11 +241,15 @@ struct Interceptor::Impl {
     }
     const char* name = SSL_get_servername(ssl_handle, TLSEXT_NAMETYPE_host_name);
     conn->sni = name ? name : "";
-    conn->fault = self->registry.take_connection_fault(conn->sni, conn->client_address, false);
+    if (auto taken = self->registry.take_connection_fault(conn->sni, conn->client_address, false)) {
+      conn->fault = taken->kind;
+      conn->fault_owner = taken->owner;
+    }
     if (conn->fault == ConnectionFault::Kind::tls_alert) {
       // Journaled here, before the alert leaves, so whoever sees the alert finds the entry.
       Exchange ex = self->base_exchange(*conn, steady::now());
       ex.kind = "fault";
+      ex.owner = conn->fault_owner;
       ex.answered_by = "fault:tls_alert";
       self->record(std::move(ex), steady::now());
       *alert = SSL_AD_HANDSHAKE_FAILURE;
@@ -459,7 +464,7 @@ struct Interceptor::Impl {
   asio::awaitable<void> serve_tls(tcp::socket socket) {
     auto started = steady::now();
     Connection conn = make_connection(socket);
-    if (registry.take_connection_fault("", conn.client_address, true)) {
+    if (auto stall = registry.take_connection_fault("", conn.client_address, true)) {
       // Stalled handshake: hold the TCP connection and say nothing until the handshake deadline
       // (what the client sends stays unread in the kernel), journal it, then close.
       asio::steady_timer hold(co_await asio::this_coro::executor, config.handshake_timeout);
@@ -467,6 +472,7 @@ struct Interceptor::Impl {
       co_await hold.async_wait(asio::redirect_error(use_awaitable, ec));
       Exchange ex = base_exchange(conn, started);
       ex.kind = "fault";
+      ex.owner = stall->owner;
       ex.answered_by = "fault:stall_handshake";
       record(std::move(ex), started);
       socket.close(ec);
@@ -513,6 +519,7 @@ struct Interceptor::Impl {
       // An expired or wrong-name leaf the client accepted anyway: note it on what follows.
       Exchange ex = base_exchange(conn, started);
       ex.kind = "fault";
+      ex.owner = conn.fault_owner;
       ex.answered_by =
           conn.fault == ConnectionFault::Kind::expired_cert ? "fault:expired_cert" : "fault:wrong_name_cert";
       ex.error = "the client accepted a certificate it should have refused";

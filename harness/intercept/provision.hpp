@@ -130,6 +130,7 @@ struct ConnectionFault {
   std::string sni;             // empty: any
   std::string client_address;  // empty: any (e.g. "192.168.50.23")
   int count = 1;               // how many connections it applies to
+  std::string owner;           // the journal entry of a fault that fired goes to it (empty: the run)
 };
 
 // ---- expectations ------------------------------------------------------------------------------

@@ -122,18 +122,18 @@ void Registry::arm(ConnectionFault fault) {
   faults_.push_back(std::move(fault));
 }
 
-std::optional<ConnectionFault::Kind> Registry::take_connection_fault(const std::string& sni,
-                                                                     const std::string& client_address,
-                                                                     bool before_handshake) {
+std::optional<ConnectionFault> Registry::take_connection_fault(const std::string& sni,
+                                                               const std::string& client_address,
+                                                               bool before_handshake) {
   std::lock_guard lock(mutex_);
   for (auto it = faults_.begin(); it != faults_.end(); ++it) {
     bool stall = it->kind == ConnectionFault::Kind::stall_handshake;
     if (stall != before_handshake) continue;
     if (!it->sni.empty() && (before_handshake || it->sni != sni)) continue;
     if (!it->client_address.empty() && it->client_address != client_address) continue;
-    auto kind = it->kind;
+    ConnectionFault taken = *it;
     if (--it->count <= 0) faults_.erase(it);
-    return kind;
+    return taken;
   }
   return std::nullopt;
 }

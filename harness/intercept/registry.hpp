@@ -43,9 +43,9 @@ class Registry {
   ExpectationId add_login(LoginExpectation expectation);
   void claim(const std::string& token, const std::string& owner);
   void arm(ConnectionFault fault);
-  std::optional<ConnectionFault::Kind> take_connection_fault(const std::string& sni,
-                                                             const std::string& client_address,
-                                                             bool before_handshake);
+  std::optional<ConnectionFault> take_connection_fault(const std::string& sni,
+                                                       const std::string& client_address,
+                                                       bool before_handshake);
 
   ProvisionDecision decide_provision(const ProvisionRequest& request);
   LoginDecision decide_login(const std::string& token);

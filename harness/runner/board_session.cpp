@@ -1,5 +1,6 @@
 #include "runner/board_session.hpp"
 
+#include <atomic>
 #include <csignal>
 #include <fstream>
 #include <stdexcept>
@@ -49,6 +50,14 @@ BoardSession::BoardSession(const scenario::Board& board, const SimLaunch& sim, c
                   sim.ca_file.string(),
                   "--ap-endpoint-file",
                   ap_endpoint_file_.string()};
+    // All of 127.0.0.0/8 is this host: each simulated board connects from an address of its own.
+    if (sim.interceptor_address.rfind("127.", 0) == 0) {
+      static std::atomic<unsigned> next_board{0};
+      unsigned n = next_board++ % (250U * 250U);
+      client_address_ = fmt::format("127.77.{}.{}", n / 250, n % 250 + 1);
+      spawn.argv.push_back("--source-address");
+      spawn.argv.push_back(client_address_);
+    }
     if (sim.time_scale) {
       spawn.argv.push_back("--time-scale");
       spawn.argv.push_back(fmt::format("{}", *sim.time_scale));

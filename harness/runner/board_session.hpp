@@ -53,6 +53,11 @@ class BoardSession {
   // Waits for the simulator's file until `deadline`; throws std::runtime_error saying why not.
   ApEndpoint ap_endpoint(std::chrono::steady_clock::time_point deadline) const;
 
+  // The address the board's connections to the interceptor come from, when the harness knows it: a
+  // simulated board on a loopback interceptor gets its own (127.77.x.y) so that handshake faults and
+  // journal entries are told apart by client. Empty: unknown (a real board).
+  const std::string& client_address() const { return client_address_; }
+
   // Where this board's unmasked raw serial log goes while a case runs (the run's private folder).
   const std::filesystem::path& raw_log_path() const { return raw_log_path_; }
 
@@ -61,6 +66,7 @@ class BoardSession {
   serial::ResetStrategy hard_reset_;
   std::filesystem::path ap_endpoint_file_;
   std::filesystem::path raw_log_path_;
+  std::string client_address_;
   std::unique_ptr<serial::Port> port_;
   std::unique_ptr<console::Console> console_;
 };

@@ -772,6 +772,8 @@ intercept::ProvisionExpectation CaseExecution::provision_expectation(
                    : fault.kind == FK::stall_handshake ? intercept::ConnectionFault::Kind::stall_handshake
                    : fault.kind == FK::expired_cert    ? intercept::ConnectionFault::Kind::expired_cert
                                                        : intercept::ConnectionFault::Kind::wrong_name_cert;
+      armed.client_address = session_.client_address();  // empty (any client) for a real board
+      armed.owner = in_.owner;
       in_.interceptor->arm_connection_fault(armed);
       continue;
     }

@@ -262,7 +262,7 @@ class Board {
         reason_(reason),
         input_(io),
         signals_(io),
-        tls_(io, options.ca_file.value_or(profile.ca_file), options.resolve),
+        tls_(io, options.ca_file.value_or(profile.ca_file), options.resolve, options.source_address),
         time_scale_(options.time_scale.value_or(profile.time_scale)),
         rng_(std::random_device{}()) {
     // Each boot reads through its own duplicates, so dropping them at reset leaves the real fds open.

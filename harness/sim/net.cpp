@@ -104,10 +104,12 @@ std::uint16_t ApServer::port() const {
 // ---------------------------------------------------------------------------------------------- TLS
 
 struct TlsClient::Impl {
-  Impl(asio::io_context& io_context, const std::filesystem::path& ca_file, std::vector<ResolveEntry> entries)
+  Impl(asio::io_context& io_context, const std::filesystem::path& ca_file, std::vector<ResolveEntry> entries,
+       std::string source)
       : io(io_context),
         context(ssl::context::tls_client),
         resolve(std::move(entries)),
+        source_address(std::move(source)),
         read_deadline(io_context),
         write_deadline(io_context) {
     SSL_CTX_set_min_proto_version(context.native_handle(), TLS1_2_VERSION);
@@ -124,6 +126,7 @@ struct TlsClient::Impl {
   asio::io_context& io;
   ssl::context context;
   std::vector<ResolveEntry> resolve;
+  std::string source_address;
   std::string ca_error;
   std::shared_ptr<ssl::stream<tcp::socket>> stream;  // shared: a pending operation keeps its stream alive
   beast::flat_buffer http_buffer;
@@ -153,8 +156,8 @@ struct TlsClient::Impl {
 };
 
 TlsClient::TlsClient(asio::io_context& io, const std::filesystem::path& ca_file,
-                     std::vector<ResolveEntry> resolve)
-    : impl_(std::make_shared<Impl>(io, ca_file, std::move(resolve))) {}
+                     std::vector<ResolveEntry> resolve, std::string source_address)
+    : impl_(std::make_shared<Impl>(io, ca_file, std::move(resolve), std::move(source_address))) {}
 
 TlsClient::~TlsClient() {
   impl_->close();
@@ -194,7 +197,21 @@ asio::awaitable<ConnectResult> TlsClient::connect(std::string host, std::uint16_
   if (ec)
     co_return ConnectResult{ConnectStatus::connect_failed,
                             fmt::format("resolve {}: {}", address, ec.message())};
-  co_await asio::async_connect(stream->lowest_layer(), endpoints, asio::redirect_error(use_awaitable, ec));
+  // Each address in turn, from the source address when one is set (and of the same family).
+  ec = asio::error::host_not_found;
+  for (const auto& entry : endpoints) {
+    auto& socket = stream->lowest_layer();
+    error_code ignored;
+    socket.close(ignored);
+    socket.open(entry.endpoint().protocol(), ec);
+    if (!ec && !impl->source_address.empty()) {
+      auto source = asio::ip::make_address(impl->source_address, ec);
+      if (!ec && source.is_v4() == entry.endpoint().address().is_v4())
+        socket.bind(tcp::endpoint(source, 0), ec);
+    }
+    if (!ec) co_await socket.async_connect(entry.endpoint(), asio::redirect_error(use_awaitable, ec));
+    if (!ec) break;
+  }
   if (ec) {
     impl->read_deadline.cancel();
     co_return ConnectResult{ConnectStatus::connect_failed, ec.message()};

@@ -60,7 +60,10 @@ struct HttpResult {
 // Verifies the chain against the CA file (system roots when none) and the host name; TLS 1.2+.
 class TlsClient {
  public:
-  TlsClient(asio::io_context& io, const std::filesystem::path& ca_file, std::vector<ResolveEntry> resolve);
+  // `source_address`: the local address its connections come from (empty: the kernel's choice), so
+  // that a server can tell simulated boards on one host apart as it tells real ones by their IP.
+  TlsClient(asio::io_context& io, const std::filesystem::path& ca_file, std::vector<ResolveEntry> resolve,
+            std::string source_address = {});
   ~TlsClient();
   TlsClient(const TlsClient&) = delete;
   TlsClient& operator=(const TlsClient&) = delete;

@@ -28,6 +28,7 @@ struct SimOptions {
   std::optional<std::filesystem::path> ca_file;  // the lab CA PEM; overrides the profile's
   std::optional<double> time_scale;              // overrides the profile's; 0 = no artificial delays
   std::vector<ResolveEntry> resolve;
+  std::string source_address;  // its TLS connections come from this local address (empty: any)
   // Written with "127.0.0.1:PORT" while the setup AP's HTTP server is up, removed when it goes down.
   std::filesystem::path ap_endpoint_file;
   int input_fd = 0;   // the serial side: what the harness types

@@ -72,8 +72,8 @@ void expect_valid_junit(const fs::path& junit) {
 // ---- the shipped suite ------------------------------------------------------------------------
 
 const std::vector<std::string> shipped = {
-    "provision-ap", "provision-console",       "invalid-token",      "redirect-308",
-    "cloud-faults", "reprovision-after-erase", "stock-edgent-login", "wrong-wifi-password"};
+    "provision-ap",    "provision-console",       "invalid-token",      "redirect-308",       "cloud-faults",
+    "cloud-tls-alert", "reprovision-after-erase", "stock-edgent-login", "wrong-wifi-password"};
 
 TEST(ShippedSuite, ListsEveryScenarioFileThisTestRuns) {
   std::set<std::string> files;

@@ -332,25 +332,37 @@ TEST_F(InterceptorTest, ConnectionFaultsAsTheClientSeesThem) {
   auto c = config();
   c.handshake_timeout = 1000ms;
   start(c);
-  icpt->arm_connection_fault({ConnectionFault::Kind::tls_alert, "", "", 1});
+  icpt->arm_connection_fault({ConnectionFault::Kind::tls_alert, "", "", 1, ""});
   auto alert = run_client(client(), get_request(kTarget1));
   EXPECT_FALSE(alert.handshake_ok);
   EXPECT_NE(alert.handshake_error.find("alert"), std::string::npos) << alert.handshake_error;
 
-  icpt->arm_connection_fault({ConnectionFault::Kind::expired_cert, "fra1.blynk.cloud", "", 1});
+  icpt->arm_connection_fault({ConnectionFault::Kind::expired_cert, "fra1.blynk.cloud", "", 1, ""});
   auto expired = curl("fra1.blynk.cloud", kTarget1);
   EXPECT_EQ(expired.exit_code, 60) << expired.err;
   EXPECT_NE(expired.err.find("expired"), std::string::npos) << expired.err;
 
-  icpt->arm_connection_fault({ConnectionFault::Kind::wrong_name_cert, "", "", 1});
+  icpt->arm_connection_fault({ConnectionFault::Kind::wrong_name_cert, "", "", 1, ""});
   auto wrong = curl("fra1.blynk.cloud", kTarget1);
   EXPECT_EQ(wrong.exit_code, 60) << wrong.err;
 
   // An SNI filter leaves other names alone.
-  icpt->arm_connection_fault({ConnectionFault::Kind::tls_alert, "other.example", "", 1});
+  icpt->arm_connection_fault({ConnectionFault::Kind::tls_alert, "other.example", "", 1, ""});
   EXPECT_EQ(curl("fra1.blynk.cloud", kTarget1).exit_code, 0);
 
-  icpt->arm_connection_fault({ConnectionFault::Kind::stall_handshake, "", "127.0.0.1", 1});
+  // A client-address filter leaves other clients alone (the runner gives each simulated board an
+  // address of its own in 127.0.0.0/8): curl from 127.0.0.1 passes, from 127.77.0.5 meets the alert.
+  // Its journal entry goes to the scenario that armed it.
+  icpt->arm_connection_fault({ConnectionFault::Kind::tls_alert, "", "127.77.0.5", 1, "case-a"});
+  EXPECT_EQ(curl("fra1.blynk.cloud", kTarget1).exit_code, 0);
+  auto from_board = curl("fra1.blynk.cloud", kTarget1, {"--interface", "127.77.0.5"});
+  EXPECT_EQ(from_board.exit_code, 35) << from_board.err;  // TLS handshake failed
+  auto owned = icpt->exchanges_for_owner("case-a");
+  ASSERT_EQ(owned.size(), 1u);
+  EXPECT_EQ(owned[0].answered_by, "fault:tls_alert");
+  EXPECT_EQ(owned[0].client.rfind("127.77.0.5:", 0), 0u) << owned[0].client;
+
+  icpt->arm_connection_fault({ConnectionFault::Kind::stall_handshake, "", "127.0.0.1", 1, ""});
   auto before = steady::now();
   auto stalled = run_client(client(), get_request(kTarget1));
   EXPECT_FALSE(stalled.handshake_ok);
@@ -623,7 +635,7 @@ TEST_F(ProxyTest, ForwardsToAVerifiedUpstreamAndRecordsBothLegs) {
 
 TEST_F(ProxyTest, AWrongUpstreamNameFailsVerificationWith502) {
   start_upstream();
-  upstream->arm_connection_fault({ConnectionFault::Kind::wrong_name_cert, "", "", 5});
+  upstream->arm_connection_fault({ConnectionFault::Kind::wrong_name_cert, "", "", 5, ""});
   start_proxy("localhost");
   auto r = curl("fra1.blynk.cloud", kTarget1);
   EXPECT_EQ(r.out.substr(r.out.size() - 3), "502") << r.out;

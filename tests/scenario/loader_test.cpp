@@ -180,7 +180,7 @@ TEST(ScenarioLoader, ShippedScenariosValidateAgainstTheShippedInventory) {
   auto report = validate_paths({test::source_dir() / "scenarios"}, lab.inventory);
   for (const auto& d : report.diagnostics)
     ADD_FAILURE() << d.to_string();
-  EXPECT_EQ(report.scenarios, 8);
+  EXPECT_EQ(report.scenarios, 9);
   EXPECT_TRUE(report.ok());
 }
 

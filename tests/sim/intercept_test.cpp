@@ -33,8 +33,10 @@ TEST_F(SimTest, ProvisionsThroughTheInterceptor) {
   login.info = {ic::ValueCheck::equals("tmpl", "TMPL8sRFwcfqL"), ic::ValueCheck::equals("fw", "0.1.0")};
   const auto login_id = interceptor.expect_login(login);
 
+  // From an address of its own, as the runner starts each simulated board.
   start_with(test_profile(), {"--ca", interceptor.ca_certificate_path().string(), "--resolve",
-                              "blynk.cloud:443=127.0.0.1:" + std::to_string(interceptor.port())});
+                              "blynk.cloud:443=127.0.0.1:" + std::to_string(interceptor.port()),
+                              "--source-address", "127.77.0.9"});
   configure();
   want("Certificate OK\r\n");
   want("CONNECTING_CLOUD => RUNNING\r\n");
@@ -44,6 +46,7 @@ TEST_F(SimTest, ProvisionsThroughTheInterceptor) {
   EXPECT_TRUE(provisioned.passed()) << provisioned.summary;
   ASSERT_EQ(provisioned.exchanges.size(), 1u);
   EXPECT_EQ(provisioned.exchanges[0].sni, "blynk.cloud");
+  EXPECT_EQ(provisioned.exchanges[0].client.rfind("127.77.0.9:", 0), 0u) << provisioned.exchanges[0].client;
   const auto logged_in = interceptor.wait(login_id, deadline);
   EXPECT_TRUE(logged_in.passed()) << logged_in.summary;
 }

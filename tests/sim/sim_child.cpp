@@ -19,6 +19,8 @@ int main(int argc, char** argv) {
       options.time_scale = std::stod(value);
     } else if (flag == "--ap-endpoint-file") {
       options.ap_endpoint_file = value;
+    } else if (flag == "--source-address") {
+      options.source_address = value;
     } else if (flag == "--resolve") {
       std::string error;
       auto entry = provhil::sim::parse_resolve(value, error);
