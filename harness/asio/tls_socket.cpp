@@ -129,7 +129,7 @@ TlsSocket::TlsSocket(tcp::socket socket, SSL_CTX* context)
   // A read and a write may wait at the same time (one each, as Asio allows). Without renegotiation
   // SSL_write never has to read, so a write cannot swallow records a waiting read is owed.
   SSL_set_options(state_->ssl, SSL_OP_NO_RENEGOTIATION);
-  // Read what the socket has, not a record header and then its body: half the receive calls.
+  // Read what the socket has in one call, not a record header and then its body in two.
   // Safe here because every read tries SSL_read before waiting on the socket.
   SSL_set_read_ahead(state_->ssl, 1);
 }
@@ -178,13 +178,6 @@ void TlsSocket::expires_after(std::chrono::steady_clock::duration timeout) {
     error_code ignored;
     state->socket.close(ignored);
   });
-}
-
-void TlsSocket::expires_never() {
-  State& s = *state_;
-  ++s.deadline_generation;
-  s.timed_out = false;
-  s.timer.cancel();
 }
 
 void TlsSocket::close() {

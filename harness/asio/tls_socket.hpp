@@ -48,7 +48,6 @@ class TlsSocket {
   tcp::socket& socket();
 
   void expires_after(std::chrono::steady_clock::duration timeout);
-  void expires_never();
   void close();  // the socket only: the TLS state stays readable (version, SNI) until destruction
 
   // Waits for the first bytes and copies them without consuming them (MSG_PEEK), so a server can
@@ -72,13 +71,7 @@ class TlsSocket {
 
   template <class MutableBuffers, class Token>
   auto async_read_some(const MutableBuffers& buffers, Token&& token) {
-    boost::asio::mutable_buffer first;
-    for (auto it = boost::asio::buffer_sequence_begin(buffers);
-         it != boost::asio::buffer_sequence_end(buffers); ++it)
-      if (boost::asio::mutable_buffer b(*it); b.size() > 0) {
-        first = b;
-        break;
-      }
+    auto first = first_non_empty<boost::asio::mutable_buffer>(buffers);
     return start<true>(Op::read, first.data(), first.size(), std::forward<Token>(token));
   }
 
@@ -86,21 +79,14 @@ class TlsSocket {
   // pieces are gathered into one (up to a record's worth) first.
   template <class ConstBuffers, class Token>
   auto async_write_some(const ConstBuffers& buffers, Token&& token) {
-    auto begin = boost::asio::buffer_sequence_begin(buffers), end = boost::asio::buffer_sequence_end(buffers);
-    boost::asio::const_buffer first;
-    auto it = begin;
-    for (; it != end; ++it)
-      if (boost::asio::const_buffer b(*it); b.size() > 0) {
-        first = b;
-        break;
-      }
+    auto first = first_non_empty<boost::asio::const_buffer>(buffers);
     std::size_t total = boost::asio::buffer_size(buffers);
     if (first.size() >= record_size || first.size() == total)
       return start<true>(Op::write, first.data(), first.size(), std::forward<Token>(token));
-    char* gathered = gather_space(std::min(total, record_size));
-    std::size_t copied =
-        boost::asio::buffer_copy(boost::asio::buffer(gathered, std::min(total, record_size)), buffers);
-    return start<true>(Op::write, gathered, copied, std::forward<Token>(token));
+    std::size_t size = std::min(total, record_size);
+    char* gathered = gather_space(size);
+    boost::asio::buffer_copy(boost::asio::buffer(gathered, size), buffers);
+    return start<true>(Op::write, gathered, size, std::forward<Token>(token));
   }
 
  private:
@@ -108,6 +94,14 @@ class TlsSocket {
   enum class Op { peek, handshake, read, write, shutdown };
   enum class Next { done, wait_read, wait_write };
   struct State;
+
+  template <class Buffer, class Buffers>
+  static Buffer first_non_empty(const Buffers& buffers) {
+    for (auto it = boost::asio::buffer_sequence_begin(buffers);
+         it != boost::asio::buffer_sequence_end(buffers); ++it)
+      if (Buffer buffer(*it); buffer.size() > 0) return buffer;
+    return {};
+  }
 
   void set_role(handshake_type type);
   char* gather_space(std::size_t size);

@@ -66,8 +66,8 @@ struct Connection {
   std::string client_address;  // address only
   std::string sni;
   std::string tls_version = "plain";
-  std::optional<ConnectionFault::Kind> fault;
-  std::string fault_owner;  // whose scenario armed it: its journal entry goes there
+  std::optional<ConnectionFault> fault;  // a handshake fault taken for it (its owner gets the entry)
+  bool fault_is(ConnectionFault::Kind kind) const { return fault && fault->kind == kind; }
 };
 
 int connection_index() {
@@ -241,15 +241,12 @@ struct Interceptor::Impl {
     }
     const char* name = SSL_get_servername(ssl_handle, TLSEXT_NAMETYPE_host_name);
     conn->sni = name ? name : "";
-    if (auto taken = self->registry.take_connection_fault(conn->sni, conn->client_address, false)) {
-      conn->fault = taken->kind;
-      conn->fault_owner = taken->owner;
-    }
-    if (conn->fault == ConnectionFault::Kind::tls_alert) {
+    conn->fault = self->registry.take_connection_fault(conn->sni, conn->client_address, false);
+    if (conn->fault_is(ConnectionFault::Kind::tls_alert)) {
       // Journaled here, before the alert leaves, so whoever sees the alert finds the entry.
       Exchange ex = self->base_exchange(*conn, steady::now());
       ex.kind = "fault";
-      ex.owner = conn->fault_owner;
+      ex.owner = conn->fault->owner;
       ex.answered_by = "fault:tls_alert";
       self->record(std::move(ex), steady::now());
       *alert = SSL_AD_HANDSHAKE_FAILURE;
@@ -257,8 +254,8 @@ struct Interceptor::Impl {
     }
     if (!self->minter) return SSL_TLSEXT_ERR_OK;  // the user's own certificate, already in the context
     LeafKind kind = LeafKind::normal;
-    if (conn->fault == ConnectionFault::Kind::expired_cert) kind = LeafKind::expired;
-    if (conn->fault == ConnectionFault::Kind::wrong_name_cert) kind = LeafKind::wrong_name;
+    if (conn->fault_is(ConnectionFault::Kind::expired_cert)) kind = LeafKind::expired;
+    if (conn->fault_is(ConnectionFault::Kind::wrong_name_cert)) kind = LeafKind::wrong_name;
     SSL_CTX* leaf_ctx = nullptr;
     try {
       leaf_ctx = self->leaf_context(conn->sni.empty() ? self->config.advertised_host : conn->sni, kind);
@@ -445,20 +442,8 @@ struct Interceptor::Impl {
     Connection conn = make_connection(socket);
     PlainStream stream(std::move(socket));
     beast::flat_buffer buffer;
-    // Plain Blynk (port 80/8080) speaks the binary protocol too: the first byte tells.
-    boost::system::error_code ec;
-    stream.expires_after(config.header_timeout);
-    auto n = co_await stream.async_read_some(buffer.prepare(1024), asio::redirect_error(use_awaitable, ec));
-    if (ec) {
-      if (is_timeout(ec)) reject(conn, started, "no request before the header deadline");
-      co_return;
-    }
-    buffer.commit(n);
-    auto first = *static_cast<const unsigned char*>(buffer.data().data());
-    if (first >= 'A' && first <= 'Z')
-      co_await serve_http(stream, buffer, conn, started);
-    else
-      co_await serve_blynk(stream, buffer, conn, started);
+    // Plain Blynk (port 80/8080) speaks the binary protocol too.
+    co_await serve_by_first_byte(stream, buffer, conn, started, "no request before the header deadline");
   }
 
   asio::awaitable<void> serve_tls(tcp::socket socket) {
@@ -510,7 +495,7 @@ struct Interceptor::Impl {
     if (ec) {
       std::string why = is_timeout(ec) ? std::string("TLS handshake deadline passed")
                                        : "TLS handshake failed: " + ec.message();
-      if (conn.fault != ConnectionFault::Kind::tls_alert)
+      if (!conn.fault_is(ConnectionFault::Kind::tls_alert))
         reject(conn, started, why);  // else journaled already
       co_return;
     }
@@ -519,24 +504,30 @@ struct Interceptor::Impl {
       // An expired or wrong-name leaf the client accepted anyway: note it on what follows.
       Exchange ex = base_exchange(conn, started);
       ex.kind = "fault";
-      ex.owner = conn.fault_owner;
+      ex.owner = conn.fault->owner;
       ex.answered_by =
-          conn.fault == ConnectionFault::Kind::expired_cert ? "fault:expired_cert" : "fault:wrong_name_cert";
+          conn.fault_is(ConnectionFault::Kind::expired_cert) ? "fault:expired_cert" : "fault:wrong_name_cert";
       ex.error = "the client accepted a certificate it should have refused";
       record(std::move(ex), started);
     }
 
-    // HTTP or the Blynk binary protocol? A request line starts with an upper-case method name;
-    // a Blynk frame starts with a small command number.
-    if (buffer.size() == 0) {
-      stream.expires_after(config.header_timeout);
-      auto n = co_await stream.async_read_some(buffer.prepare(1024), asio::redirect_error(use_awaitable, ec));
-      if (ec) {
-        if (is_timeout(ec)) reject(conn, started, "nothing sent after the TLS handshake before the deadline");
-        co_return;
-      }
-      buffer.commit(n);
+    co_await serve_by_first_byte(stream, buffer, conn, started,
+                                 "nothing sent after the TLS handshake before the deadline");
+  }
+
+  // HTTP or the Blynk binary protocol, on either port? A request line starts with an upper-case
+  // method name; a Blynk frame starts with a small command number.
+  template <class Stream>
+  asio::awaitable<void> serve_by_first_byte(Stream& stream, beast::flat_buffer& buffer, Connection& conn,
+                                            steady::time_point started, const char* silent) {
+    boost::system::error_code ec;
+    beast::get_lowest_layer(stream).expires_after(config.header_timeout);
+    auto n = co_await stream.async_read_some(buffer.prepare(1024), asio::redirect_error(use_awaitable, ec));
+    if (ec) {
+      if (is_timeout(ec)) reject(conn, started, silent);
+      co_return;
     }
+    buffer.commit(n);
     auto first = *static_cast<const unsigned char*>(buffer.data().data());
     if (first >= 'A' && first <= 'Z')
       co_await serve_http(stream, buffer, conn, started);

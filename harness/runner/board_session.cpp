@@ -24,17 +24,13 @@ std::string safe_name(const std::string& name) {
   return out;
 }
 
-// The inventory's strategy, parsed and checked against the port kind when the inventory was loaded
-// (a simulated board's defaults to signal: SIGUSR1 is the simulator's EN pin).
-serial::ResetStrategy reset_for(const scenario::Board& board) {
-  return board.reset;
-}
-
 }  // namespace
 
 BoardSession::BoardSession(const scenario::Board& board, const SimLaunch& sim, const SecretMasker& masker)
     : board_(board),
-      hard_reset_(reset_for(board)),
+      // Parsed and checked against the port kind when the inventory was loaded (a simulated board's
+      // defaults to signal: SIGUSR1 is the simulator's EN pin).
+      hard_reset_(board.reset),
       raw_log_path_(sim.work_dir / (safe_name(board.name) + ".raw")) {
   if (board.simulated()) {
     auto stem = safe_name(board.name);

@@ -18,6 +18,8 @@
 #include <fmt/format.h>
 #include <openssl/ssl.h>
 
+#include <optional>
+
 namespace provhil::sim::net {
 
 namespace beast = boost::beast;
@@ -105,11 +107,10 @@ std::uint16_t ApServer::port() const {
 
 struct TlsClient::Impl {
   Impl(asio::io_context& io_context, const std::filesystem::path& ca_file, std::vector<ResolveEntry> entries,
-       std::string source)
+       const std::string& source)
       : io(io_context),
         context(ssl::context::tls_client),
         resolve(std::move(entries)),
-        source_address(std::move(source)),
         read_deadline(io_context),
         write_deadline(io_context) {
     SSL_CTX_set_min_proto_version(context.native_handle(), TLS1_2_VERSION);
@@ -121,12 +122,18 @@ struct TlsClient::Impl {
       context.load_verify_file(ca_file.string(), ec);
       ca_error = ec ? fmt::format("cannot load CA file {}: {}", ca_file.string(), ec.message()) : "";
     }
+    if (!source.empty()) {
+      error_code ec;
+      source_address = asio::ip::make_address(source, ec);
+      if (ec) source_error = fmt::format("source address {}: {}", source, ec.message());
+    }
   }
 
   asio::io_context& io;
   ssl::context context;
   std::vector<ResolveEntry> resolve;
-  std::string source_address;
+  std::optional<asio::ip::address> source_address;  // parsed once; empty: the kernel's choice
+  std::string source_error;
   std::string ca_error;
   std::shared_ptr<ssl::stream<tcp::socket>> stream;  // shared: a pending operation keeps its stream alive
   beast::flat_buffer http_buffer;
@@ -156,8 +163,8 @@ struct TlsClient::Impl {
 };
 
 TlsClient::TlsClient(asio::io_context& io, const std::filesystem::path& ca_file,
-                     std::vector<ResolveEntry> resolve, std::string source_address)
-    : impl_(std::make_shared<Impl>(io, ca_file, std::move(resolve), std::move(source_address))) {}
+                     std::vector<ResolveEntry> resolve, const std::string& source_address)
+    : impl_(std::make_shared<Impl>(io, ca_file, std::move(resolve), source_address)) {}
 
 TlsClient::~TlsClient() {
   impl_->close();
@@ -176,6 +183,7 @@ asio::awaitable<ConnectResult> TlsClient::connect(std::string host, std::uint16_
   auto impl = impl_;
   impl->close();
   if (!impl->ca_error.empty()) co_return ConnectResult{ConnectStatus::tls_failed, impl->ca_error};
+  if (!impl->source_error.empty()) co_return ConnectResult{ConnectStatus::connect_failed, impl->source_error};
   impl->stream = std::make_shared<ssl::stream<tcp::socket>>(impl->io, impl->context);
   impl->http_buffer.clear();
   auto stream = impl->stream;
@@ -204,11 +212,8 @@ asio::awaitable<ConnectResult> TlsClient::connect(std::string host, std::uint16_
     error_code ignored;
     socket.close(ignored);
     socket.open(entry.endpoint().protocol(), ec);
-    if (!ec && !impl->source_address.empty()) {
-      auto source = asio::ip::make_address(impl->source_address, ec);
-      if (!ec && source.is_v4() == entry.endpoint().address().is_v4())
-        socket.bind(tcp::endpoint(source, 0), ec);
-    }
+    if (!ec && impl->source_address && impl->source_address->is_v4() == entry.endpoint().address().is_v4())
+      socket.bind(tcp::endpoint(*impl->source_address, 0), ec);
     if (!ec) co_await socket.async_connect(entry.endpoint(), asio::redirect_error(use_awaitable, ec));
     if (!ec) break;
   }

@@ -63,7 +63,7 @@ class TlsClient {
   // `source_address`: the local address its connections come from (empty: the kernel's choice), so
   // that a server can tell simulated boards on one host apart as it tells real ones by their IP.
   TlsClient(asio::io_context& io, const std::filesystem::path& ca_file, std::vector<ResolveEntry> resolve,
-            std::string source_address = {});
+            const std::string& source_address = {});
   ~TlsClient();
   TlsClient(const TlsClient&) = delete;
   TlsClient& operator=(const TlsClient&) = delete;

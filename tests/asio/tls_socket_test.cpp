@@ -189,32 +189,28 @@ TEST_F(TlsSocketTest, ResettingTheDeadlineReplacesTheEarlierOne) {
 }
 
 TEST_F(TlsSocketTest, CloseNotifyReadsAsEndOfFileAndADroppedPeerAsTruncation) {
-  start_client([&](ClientStream& stream) {
+  // How the server's first read ends when the client, after the handshake, leaves in its own way.
+  auto first_read_error = [&](std::function<void(ClientStream&)> leave) {
+    start_client(std::move(leave));
+    boost::system::error_code ended;
+    serve([&](TlsSocket& stream) -> asio::awaitable<void> {
+      boost::system::error_code ec;
+      co_await stream.async_handshake(ssl::stream_base::server, with(ec));
+      std::array<char, 16> buffer{};
+      stream.expires_after(std::chrono::seconds(5));
+      co_await stream.async_read_some(asio::buffer(buffer), with(ended));
+    });
+    client_.join();
+    ioc_.restart();
+    return ended;
+  };
+  auto clean = first_read_error([](ClientStream& stream) {
     boost::system::error_code ec;
     stream.shutdown(ec);  // sends close_notify (and waits for ours, which never comes: fine)
   });
-  boost::system::error_code clean;
-  serve([&](TlsSocket& stream) -> asio::awaitable<void> {
-    boost::system::error_code ec;
-    co_await stream.async_handshake(ssl::stream_base::server, with(ec));
-    std::array<char, 16> buffer{};
-    stream.expires_after(std::chrono::seconds(5));
-    co_await stream.async_read_some(asio::buffer(buffer), with(clean));
-    stream.close();
-  });
   EXPECT_EQ(clean, asio::error::eof) << clean.message();
-
-  client_.join();
-  ioc_.restart();
-  start_client([&](ClientStream& stream) { stream.lowest_layer().close(); });  // no close_notify
-  boost::system::error_code dropped;
-  serve([&](TlsSocket& stream) -> asio::awaitable<void> {
-    boost::system::error_code ec;
-    co_await stream.async_handshake(ssl::stream_base::server, with(ec));
-    std::array<char, 16> buffer{};
-    stream.expires_after(std::chrono::seconds(5));
-    co_await stream.async_read_some(asio::buffer(buffer), with(dropped));
-  });
+  auto dropped =
+      first_read_error([](ClientStream& stream) { stream.lowest_layer().close(); });  // no close_notify
   EXPECT_EQ(dropped, asio::ssl::error::stream_truncated) << dropped.message();
 }
 

@@ -1,11 +1,9 @@
 // The phone app's HTTP client against real loopback sockets: deadlines hold even when a board stops
 // answering, and "nothing listens" is told apart (the runner retries only that).
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "runner/http_get.hpp"
+#include "support/loopback.hpp"
 
 namespace {
 
@@ -13,22 +11,7 @@ using Clock = std::chrono::steady_clock;
 using provhil::runner::http_get;
 
 // A listening socket that never accepts or answers: connects succeed through the backlog.
-struct SilentServer {
-  int fd = -1;
-  std::uint16_t port = 0;
-  SilentServer() {
-    fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-    EXPECT_EQ(::listen(fd, 8), 0);
-    socklen_t length = sizeof address;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-    port = ntohs(address.sin_port);
-  }
-  ~SilentServer() { ::close(fd); }
-};
+using SilentServer = provhil::test::LoopbackListener;
 
 TEST(HttpGet, ASilentBoardEndsAtTheDeadline) {
   SilentServer server;

@@ -13,13 +13,33 @@
 namespace provhil::scenario {
 namespace {
 
-std::vector<std::filesystem::path> corpus_files() {
+// The broken .yaml files of `dir` (not its lab.yaml), sorted.
+std::vector<std::filesystem::path> corpus_files(const std::filesystem::path& dir) {
   std::vector<std::filesystem::path> files;
-  for (const auto& entry : std::filesystem::directory_iterator(test::corpus_dir()))
+  for (const auto& entry : std::filesystem::directory_iterator(dir))
     if (entry.path().extension() == ".yaml" && entry.path().filename() != "lab.yaml")
       files.push_back(entry.path());
   std::sort(files.begin(), files.end());
   return files;
+}
+
+std::string diagnostics_text(const std::vector<Diagnostic>& diagnostics) {
+  std::string text;
+  for (const auto& d : diagnostics)
+    text += d.to_string() + "\n";
+  return test::replace_all(text, test::source_dir().string(), "<src>");
+}
+
+// `actual` against the file's .expected beside it (rewritten instead with PROVHIL_UPDATE_GOLDEN=1).
+void expect_golden(const std::filesystem::path& file, const std::string& actual) {
+  EXPECT_NE(actual.find(": error: "), std::string::npos) << "a broken file must give at least one error";
+  auto expected_file = std::filesystem::path(file).replace_extension(".expected");
+  if (std::getenv("PROVHIL_UPDATE_GOLDEN") != nullptr) {
+    test::write_file(expected_file, actual);
+    return;
+  }
+  ASSERT_TRUE(std::filesystem::exists(expected_file)) << "missing " << expected_file;
+  EXPECT_EQ(actual, test::read_file(expected_file));
 }
 
 std::string diagnostics_of(const std::filesystem::path& file, const Inventory& inventory,
@@ -31,10 +51,7 @@ std::string diagnostics_of(const std::filesystem::path& file, const Inventory& i
     auto more = check_scenario(*loaded.value, inventory, dialects);
     diagnostics.insert(diagnostics.end(), more.begin(), more.end());
   }
-  std::string text;
-  for (const auto& d : diagnostics)
-    text += d.to_string() + "\n";
-  return test::replace_all(text, test::source_dir().string(), "<src>");
+  return diagnostics_text(diagnostics);
 }
 
 TEST(ScenarioGolden, EveryBrokenFileGivesItsExpectedErrors) {
@@ -44,48 +61,24 @@ TEST(ScenarioGolden, EveryBrokenFileGivesItsExpectedErrors) {
   ASSERT_TRUE(dialects.ok());
   ASSERT_EQ(check_inventory(*inventory.value, *dialects.value).size(), 0u);
 
-  bool update = std::getenv("PROVHIL_UPDATE_GOLDEN") != nullptr;
-  auto files = corpus_files();
+  auto files = corpus_files(test::corpus_dir());
   ASSERT_GE(files.size(), 10u);
   for (const auto& file : files) {
     SCOPED_TRACE(file.filename().string());
-    auto actual = diagnostics_of(file, *inventory.value, *dialects.value);
-    EXPECT_NE(actual.find(": error: "), std::string::npos) << "a broken file must give at least one error";
-    auto expected_file = std::filesystem::path(file).replace_extension(".expected");
-    if (update) {
-      test::write_file(expected_file, actual);
-      continue;
-    }
-    ASSERT_TRUE(std::filesystem::exists(expected_file)) << "missing " << expected_file;
-    EXPECT_EQ(actual, test::read_file(expected_file));
+    expect_golden(file, diagnostics_of(file, *inventory.value, *dialects.value));
   }
 }
 
 // Broken inventories (corpus/inventory/): port strings and reset strategies are parsed by the serial
 // module and checked against each other when the inventory is loaded, each error at its value.
 TEST(ScenarioGolden, EveryBrokenInventoryGivesItsExpectedErrors) {
-  std::vector<std::filesystem::path> files;
-  for (const auto& entry : std::filesystem::directory_iterator(test::corpus_dir() / "inventory"))
-    if (entry.path().extension() == ".yaml") files.push_back(entry.path());
-  std::sort(files.begin(), files.end());
+  auto files = corpus_files(test::corpus_dir() / "inventory");
   ASSERT_GE(files.size(), 3u);
-  bool update = std::getenv("PROVHIL_UPDATE_GOLDEN") != nullptr;
   for (const auto& file : files) {
     SCOPED_TRACE(file.filename().string());
     auto loaded = load_inventory(file);
     ASSERT_TRUE(loaded.value);
-    std::string actual;
-    for (const auto& d : loaded.diagnostics)
-      actual += d.to_string() + "\n";
-    actual = test::replace_all(actual, test::source_dir().string(), "<src>");
-    EXPECT_NE(actual.find(": error: "), std::string::npos) << "a broken file must give at least one error";
-    auto expected_file = std::filesystem::path(file).replace_extension(".expected");
-    if (update) {
-      test::write_file(expected_file, actual);
-      continue;
-    }
-    ASSERT_TRUE(std::filesystem::exists(expected_file)) << "missing " << expected_file;
-    EXPECT_EQ(actual, test::read_file(expected_file));
+    expect_golden(file, diagnostics_text(loaded.diagnostics));
   }
 }
 

@@ -4,12 +4,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <optional>
 #include <thread>
 
 #include <gtest/gtest.h>
 
 #include "read_helpers.hpp"
 #include "serial/port.hpp"
+#include "support/loopback.hpp"
 
 namespace provhil::serial {
 namespace {
@@ -19,26 +21,14 @@ using namespace std::chrono_literals;
 // A one-connection loopback server standing in for ser2net's raw mode.
 class LoopbackServer {
  public:
-  LoopbackServer() {
-    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(::bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-    EXPECT_EQ(::listen(listen_fd_, 1), 0);
-    socklen_t size = sizeof address;
-    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&address), &size);
-    port_ = ntohs(address.sin_port);
-  }
   ~LoopbackServer() {
     if (client_fd_ >= 0) ::close(client_fd_);
-    if (listen_fd_ >= 0) ::close(listen_fd_);
   }
   std::uint16_t port() const { return port_; }
   void accept_one() {
-    pollfd pfd{listen_fd_, POLLIN, 0};
+    pollfd pfd{listener_->fd, POLLIN, 0};
     ASSERT_EQ(::poll(&pfd, 1, 10000), 1);
-    client_fd_ = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    client_fd_ = ::accept4(listener_->fd, nullptr, nullptr, SOCK_CLOEXEC);
     ASSERT_GE(client_fd_, 0);
   }
   void send_text(const std::string& text) {
@@ -60,15 +50,12 @@ class LoopbackServer {
     ::close(client_fd_);
     client_fd_ = -1;
   }
-  void close_listener() {
-    ::close(listen_fd_);
-    listen_fd_ = -1;
-  }
+  void close_listener() { listener_.reset(); }
 
  private:
-  int listen_fd_ = -1;
+  std::optional<provhil::test::LoopbackListener> listener_{std::in_place, 1};
+  std::uint16_t port_ = listener_->port;
   int client_fd_ = -1;
-  std::uint16_t port_ = 0;
 };
 
 TEST(TcpPort, BytesBothWaysThenPeerCloseIsAVanish) {
