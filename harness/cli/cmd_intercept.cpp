@@ -44,15 +44,17 @@ std::string exchange_line(const intercept::Exchange& ex, const SecretMasker& mas
   std::string first_failure;
   for (const auto& v : ex.verdicts)
     if (!v.passed && failed++ == 0) first_failure = fmt::format(" ({}: {})", v.check, v.detail);
-  std::string what = ex.kind == "login" ? fmt::format("login token={}", ex.token)
-                                        : fmt::format("{} {}", ex.method, ex.target);
+  std::string what = ex.kind == intercept::ExchangeKind::login ? fmt::format("login token={}", ex.token)
+                                                               : fmt::format("{} {}", ex.method, ex.target);
   std::string line = fmt::format(
       "{} {} sni={} {} {} {} -> {} {} {}us{}{}{}", clock, ex.client, ex.sni.empty() ? "-" : ex.sni,
-      ex.tls_version, ex.kind, what, ex.status, ex.answered_by, ex.duration.count(),
+      ex.tls_version, to_string(ex.kind), what, ex.status, to_string(ex.answered_by), ex.duration.count(),
       ex.verdicts.empty() ? ""
       : failed            ? fmt::format(" checks: {} FAILED{}", failed, first_failure)
                           : fmt::format(" checks: {} ok", ex.verdicts.size()),
-      ex.expected || ex.kind == "rejected" || ex.kind == "fault" ? "" : " UNEXPECTED",
+      ex.expected || ex.kind == intercept::ExchangeKind::rejected || ex.kind == intercept::ExchangeKind::fault
+          ? ""
+          : " UNEXPECTED",
       ex.error.empty() ? "" : " error: " + ex.error);
   SecretMasker own;  // the token of an unexpected request is masked too
   if (ex.token.size() >= SecretMasker::min_length) own.add(ex.token, "token");

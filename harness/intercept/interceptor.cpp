@@ -245,9 +245,9 @@ struct Interceptor::Impl {
     if (conn->fault_is(ConnectionFault::Kind::tls_alert)) {
       // Journaled here, before the alert leaves, so whoever sees the alert finds the entry.
       Exchange ex = self->base_exchange(*conn, steady::now());
-      ex.kind = "fault";
+      ex.kind = ExchangeKind::fault;
       ex.owner = conn->fault->owner;
-      ex.answered_by = "fault:tls_alert";
+      ex.answered_by = ConnectionFault::Kind::tls_alert;
       self->record(std::move(ex), steady::now());
       *alert = SSL_AD_HANDSHAKE_FAILURE;
       return SSL_TLSEXT_ERR_ALERT_FATAL;
@@ -420,8 +420,8 @@ struct Interceptor::Impl {
 
   void reject(const Connection& conn, steady::time_point started, std::string error) {
     Exchange ex = base_exchange(conn, started);
-    ex.kind = "rejected";
-    ex.answered_by = "error";
+    ex.kind = ExchangeKind::rejected;
+    ex.answered_by = Responder::error;
     ex.error = std::move(error);
     record(std::move(ex), started);
   }
@@ -456,9 +456,9 @@ struct Interceptor::Impl {
       boost::system::error_code ec;
       co_await hold.async_wait(asio::redirect_error(use_awaitable, ec));
       Exchange ex = base_exchange(conn, started);
-      ex.kind = "fault";
+      ex.kind = ExchangeKind::fault;
       ex.owner = stall->owner;
-      ex.answered_by = "fault:stall_handshake";
+      ex.answered_by = ConnectionFault::Kind::stall_handshake;
       record(std::move(ex), started);
       socket.close(ec);
       co_return;
@@ -503,10 +503,9 @@ struct Interceptor::Impl {
     if (conn.fault) {
       // An expired or wrong-name leaf the client accepted anyway: note it on what follows.
       Exchange ex = base_exchange(conn, started);
-      ex.kind = "fault";
+      ex.kind = ExchangeKind::fault;
       ex.owner = conn.fault->owner;
-      ex.answered_by =
-          conn.fault_is(ConnectionFault::Kind::expired_cert) ? "fault:expired_cert" : "fault:wrong_name_cert";
+      ex.answered_by = conn.fault->kind;
       ex.error = "the client accepted a certificate it should have refused";
       record(std::move(ex), started);
     }
@@ -540,9 +539,9 @@ struct Interceptor::Impl {
     std::string_view seen(static_cast<const char*>(buffer.data().data()), buffer.size());
     bool looks_http = !seen.empty() && seen[0] >= 'A' && seen[0] <= 'Z';
     Exchange ex = base_exchange(conn, started);
-    ex.kind = "rejected";
+    ex.kind = ExchangeKind::rejected;
     ex.status = looks_http ? 400 : 0;
-    ex.answered_by = "error";
+    ex.answered_by = Responder::error;
     ex.error = looks_http ? "plain HTTP on the TLS port"
                           : fmt::format("not a TLS handshake (first bytes: {})", hex_prefix(seen));
     record(std::move(ex), started);
@@ -653,10 +652,10 @@ struct Interceptor::Impl {
     response.body() = error_body(why);
     response.prepare_payload();
     Exchange ex = base_exchange(conn, started);
-    ex.kind = "rejected";
+    ex.kind = ExchangeKind::rejected;
     ex.status = 400;
     ex.answer_body = response.body();
-    ex.answered_by = "error";
+    ex.answered_by = Responder::error;
     ex.error = why;
     record(std::move(ex), started);
     lowest.expires_after(config.header_timeout);
@@ -672,24 +671,6 @@ struct Interceptor::Impl {
     std::mt19937_64 rng(fault.seed + static_cast<std::uint64_t>(ordinal));
     std::uniform_int_distribution<std::int64_t> pick(fault.delay.count(), fault.delay_max.count());
     return std::chrono::milliseconds(pick(rng));
-  }
-
-  static const char* fault_name(Fault::Kind kind) {
-    switch (kind) {
-      case Fault::Kind::delay:
-        return "delay";
-      case Fault::Kind::close:
-        return "close";
-      case Fault::Kind::reset:
-        return "reset";
-      case Fault::Kind::malformed:
-        return "malformed";
-      case Fault::Kind::truncated:
-        return "truncated";
-      case Fault::Kind::tls_truncation:
-        return "tls_truncation";
-    }
-    return "?";
   }
 
   Response build_response(const Answer& answer, unsigned version, bool keep_alive) {
@@ -742,10 +723,10 @@ struct Interceptor::Impl {
       response.body() = error_body(parse_error);
       response.keep_alive(false);
       response.prepare_payload();
-      ex.kind = "rejected";
+      ex.kind = ExchangeKind::rejected;
       ex.status = 400;
       ex.answer_body = response.body();
-      ex.answered_by = "error";
+      ex.answered_by = Responder::error;
       ex.error = parse_error;
       record(std::move(ex), started);
       lowest.expires_after(config.header_timeout);
@@ -755,7 +736,7 @@ struct Interceptor::Impl {
     }
 
     ProvisionDecision decision = registry.decide_provision(parsed);
-    ex.kind = parsed.path == provision_path ? "provision" : "http";
+    ex.kind = parsed.path == provision_path ? ExchangeKind::provision : ExchangeKind::http;
     ex.token = parsed.token.value_or("");
     ex.owner = decision.owner;
     ex.expected = decision.expected;
@@ -780,7 +761,7 @@ struct Interceptor::Impl {
       UpstreamResult upstream = co_await forward(request, ex);
       if (upstream.error.empty()) {
         response = std::move(upstream.response);
-        ex.answered_by = "upstream";
+        ex.answered_by = Responder::upstream;
         if (config.rewrite_redirects) {
           auto location = response.find(http::field::location);
           if (location != response.end())
@@ -792,13 +773,13 @@ struct Interceptor::Impl {
         response.set(http::field::content_type, "application/json");
         response.body() = error_body(upstream.error);
         response.prepare_payload();
-        ex.answered_by = "proxy_error";
+        ex.answered_by = Responder::proxy_error;
         ex.error = upstream.error;
       }
       response.keep_alive(request.keep_alive());
     } else {
       response = build_response(answer, request.version(), request.keep_alive());
-      ex.answered_by = "mock";
+      ex.answered_by = Responder::mock;
     }
     ex.status = static_cast<int>(response.result_int());
     ex.answer_headers = header_list(response.base());
@@ -807,7 +788,7 @@ struct Interceptor::Impl {
     // Recorded before the answer leaves: when the client has it, waiters and the journal have it too.
     for (const auto& fault : answer.faults) {
       if (fault.kind == Fault::Kind::delay) continue;
-      ex.answered_by = fmt::format("fault:{}", fault_name(fault.kind));
+      ex.answered_by = fault.kind;
       ex.status = 0;  // the client gets no proper answer
       record(std::move(ex), started, decision.id);
       co_await apply_fault(stream, fault.kind, response);
@@ -925,12 +906,12 @@ struct Interceptor::Impl {
           LoginDecision decision = registry.decide_login(body);
           Exchange ex = base_exchange(conn, steady::now());
           login_started = steady::now();
-          ex.kind = "login";
+          ex.kind = ExchangeKind::login;
           ex.token = body;
           ex.owner = decision.owner;
           ex.expected = decision.expected;
           ex.status = decision.accept ? blynk::ok : blynk::invalid_token;
-          ex.answered_by = "mock";
+          ex.answered_by = Responder::mock;
           reply = blynk::status_frame(header.msg_id, static_cast<std::uint16_t>(ex.status));
           flush_pending();
           pending = std::move(ex);
@@ -968,8 +949,8 @@ struct Interceptor::Impl {
   asio::awaitable<void> tunnel_blynk(Stream& device, beast::flat_buffer& buffer, Connection& conn,
                                      steady::time_point started) {
     Exchange ex = base_exchange(conn, started);
-    ex.kind = "login";
-    ex.answered_by = "upstream";
+    ex.kind = ExchangeKind::login;
+    ex.answered_by = Responder::upstream;
     ex.upstream_request = fmt::format("blynk tunnel to {}", up_authority);
     std::unique_ptr<UpstreamStream> upstream;
     std::string connect_error;
@@ -979,7 +960,7 @@ struct Interceptor::Impl {
       connect_error = e.code().message();
     }
     if (!upstream) {
-      ex.answered_by = "proxy_error";
+      ex.answered_by = Responder::proxy_error;
       ex.error = fmt::format("infrastructure: upstream {} failed: {}", up_authority, connect_error);
       record(std::move(ex), started);
       co_await close_gracefully(device);

@@ -241,6 +241,79 @@ CheckVerdict run_value_check(const ValueCheck& check, const std::optional<std::s
   return verdict;
 }
 
+std::string_view to_string(Fault::Kind kind) {
+  switch (kind) {
+    case Fault::Kind::delay:
+      return "delay";
+    case Fault::Kind::close:
+      return "close";
+    case Fault::Kind::reset:
+      return "reset";
+    case Fault::Kind::malformed:
+      return "malformed";
+    case Fault::Kind::truncated:
+      return "truncated";
+    case Fault::Kind::tls_truncation:
+      return "tls_truncation";
+  }
+  throw std::invalid_argument("Fault::Kind out of range");
+}
+
+std::string_view to_string(ConnectionFault::Kind kind) {
+  switch (kind) {
+    case ConnectionFault::Kind::tls_alert:
+      return "tls_alert";
+    case ConnectionFault::Kind::stall_handshake:
+      return "stall_handshake";
+    case ConnectionFault::Kind::expired_cert:
+      return "expired_cert";
+    case ConnectionFault::Kind::wrong_name_cert:
+      return "wrong_name_cert";
+  }
+  throw std::invalid_argument("ConnectionFault::Kind out of range");
+}
+
+std::string_view to_string(ExchangeKind kind) {
+  switch (kind) {
+    case ExchangeKind::provision:
+      return "provision";
+    case ExchangeKind::http:
+      return "http";
+    case ExchangeKind::login:
+      return "login";
+    case ExchangeKind::rejected:
+      return "rejected";
+    case ExchangeKind::fault:
+      return "fault";
+  }
+  throw std::invalid_argument("ExchangeKind out of range");
+}
+
+std::string_view to_string(Responder responder) {
+  switch (responder) {
+    case Responder::none:
+      return "";
+    case Responder::mock:
+      return "mock";
+    case Responder::upstream:
+      return "upstream";
+    case Responder::proxy_error:
+      return "proxy_error";
+    case Responder::error:
+      return "error";
+  }
+  throw std::invalid_argument("Responder out of range");
+}
+
+std::string to_string(const AnsweredBy& answered_by) {
+  struct Name {
+    std::string operator()(Responder r) const { return std::string(to_string(r)); }
+    std::string operator()(Fault::Kind k) const { return fmt::format("fault:{}", to_string(k)); }
+    std::string operator()(ConnectionFault::Kind k) const { return fmt::format("fault:{}", to_string(k)); }
+  };
+  return std::visit(Name{}, answered_by);
+}
+
 bool Exchange::checks_passed() const {
   return std::all_of(verdicts.begin(), verdicts.end(), [](const CheckVerdict& v) { return v.passed; });
 }
@@ -255,7 +328,7 @@ std::string Exchange::to_json_line(const SecretMasker* masker) const {
   };
   json::object o;
   o["id"] = id;
-  o["kind"] = kind;
+  o["kind"] = to_string(kind);
   o["steady_us"] = std::chrono::duration_cast<std::chrono::microseconds>(steady.time_since_epoch()).count();
   {
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(wall.time_since_epoch()).count();
@@ -289,7 +362,7 @@ std::string Exchange::to_json_line(const SecretMasker* masker) const {
   if (!answer_headers.empty()) o["answer_headers"] = pairs(answer_headers);
   o["answer_body"] = answer_body;
   if (!upstream_request.empty()) o["upstream_request"] = upstream_request;
-  o["answered_by"] = answered_by;
+  o["answered_by"] = to_string(answered_by);
   if (!error.empty()) o["error"] = error;
   o["duration_us"] = duration.count();
   std::string line = json::serialize(o);

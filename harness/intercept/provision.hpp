@@ -7,7 +7,9 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "common/secrets.hpp"
@@ -133,6 +135,11 @@ struct ConnectionFault {
   std::string owner;           // the journal entry of a fault that fired goes to it (empty: the run)
 };
 
+// The names the journal, the reports and the runner use (each an exhaustive switch: a new kind
+// without its name does not build).
+std::string_view to_string(Fault::Kind kind);
+std::string_view to_string(ConnectionFault::Kind kind);
+
 // ---- expectations ------------------------------------------------------------------------------
 
 struct CountRule {
@@ -169,10 +176,23 @@ struct LoginExpectation {
 
 // ---- results -----------------------------------------------------------------------------------
 
+// What an exchange was: a provision request, another HTTP request, a Blynk login, input turned
+// away before it made a request, or a handshake fault that fired.
+enum class ExchangeKind { provision, http, login, rejected, fault };
+std::string_view to_string(ExchangeKind kind);
+
+// Who answered: the scripted answer, the upstream, nobody because the upstream failed (502/504),
+// nobody because the input was bad (an error answer or a close), or a fault.
+enum class Responder { none, mock, upstream, proxy_error, error };
+std::string_view to_string(Responder responder);
+// In the journal: "mock", "upstream", "proxy_error", "error", "fault:<kind>" ("" for none).
+using AnsweredBy = std::variant<Responder, Fault::Kind, ConnectionFault::Kind>;
+std::string to_string(const AnsweredBy& answered_by);
+
 // One exchange, as recorded in the journal (one JSON line each).
 struct Exchange {
   std::uint64_t id = 0;
-  std::string kind;  // "provision", "http", "login", "rejected", "proxy_error", ...
+  ExchangeKind kind = ExchangeKind::http;
   std::chrono::steady_clock::time_point steady;
   std::chrono::system_clock::time_point wall;
   std::string client;  // address:port
@@ -189,8 +209,8 @@ struct Exchange {
   std::vector<std::pair<std::string, std::string>> answer_headers;
   std::string answer_body;
   std::string upstream_request;  // proxy: what was sent upstream ("GET https://host/path?..."), else empty
-  std::string answered_by;       // "mock", "upstream", "fault:reset", "error"
-  std::string error;             // what went wrong (bad input, upstream down)
+  AnsweredBy answered_by = Responder::none;
+  std::string error;  // what went wrong (bad input, upstream down)
   std::chrono::microseconds duration{0};
 
   bool checks_passed() const;

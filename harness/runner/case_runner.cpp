@@ -11,6 +11,7 @@
 #include "common/text.hpp"
 #include "runner/host_command.hpp"
 #include "runner/http_get.hpp"
+#include "runner/to_intercept.hpp"
 #include "scenario/variables.hpp"
 
 namespace provhil::runner {
@@ -51,24 +52,6 @@ report::WallTime wall_now() {
 std::string json_scalar_text(const json::value& value) {
   if (value.is_string()) return std::string(value.as_string());
   return json::serialize(value);
-}
-
-intercept::ValueCheck::Kind to_intercept(scenario::ValueCheck::Kind kind) {
-  using K = scenario::ValueCheck::Kind;
-  using I = intercept::ValueCheck::Kind;
-  switch (kind) {
-    case K::equals:
-      return I::equals;
-    case K::matches:
-      return I::matches;
-    case K::one_of:
-      return I::one_of;
-    case K::present:
-      return I::present;
-    case K::absent:
-      return I::absent;
-  }
-  return I::present;
 }
 
 std::string describe_matchers(const std::vector<scenario::Matcher>& matchers) {
@@ -293,7 +276,7 @@ report::CaseResult CaseExecution::run() {
   // Provision requests nobody expected fail the scenario that owns the token.
   std::vector<intercept::Exchange> unexpected;
   for (const auto& x : in_.interceptor->exchanges_for_owner(in_.owner)) {
-    if (!x.expected && x.kind == "provision") unexpected.push_back(x);
+    if (!x.expected && x.kind == intercept::ExchangeKind::provision) unexpected.push_back(x);
   }
 
   if (failure) {
@@ -710,10 +693,7 @@ intercept::ProvisionExpectation CaseExecution::provision_expectation(
   intercept::ProvisionExpectation expectation;
   expectation.token = resolve(step.token);
   expectation.owner = in_.owner;
-  using CK = scenario::CountRule::Kind;
-  expectation.count = step.count.kind == CK::exactly    ? intercept::CountRule::exactly_n(step.count.count)
-                      : step.count.kind == CK::at_least ? intercept::CountRule::at_least_n(step.count.count)
-                                                        : intercept::CountRule::no_request();
+  expectation.count = to_intercept(step.count);
   auto& builtin = expectation.builtin;
   const std::map<std::string, bool*> switches{
       {"token_format", &builtin.token_format},   {"template_id_format", &builtin.template_id_format},
@@ -761,45 +741,21 @@ intercept::ProvisionExpectation CaseExecution::provision_expectation(
     expectation.answers.push_back(std::move(a));
   }
   for (const auto& fault : step.faults) {
-    if (fault.connection_fault()) {
+    auto kind = to_intercept(fault.kind);
+    if (const auto* connection_kind = std::get_if<intercept::ConnectionFault::Kind>(&kind)) {
       if (fault.request.value_or(1) != 1)
         throw std::invalid_argument(
             fmt::format("{}: a handshake fault applies to the next connection only ({})",
                         fault.where.to_string(), "request: 1"));
       intercept::ConnectionFault armed;
-      using FK = scenario::Fault::Kind;
-      armed.kind = fault.kind == FK::tls_alert         ? intercept::ConnectionFault::Kind::tls_alert
-                   : fault.kind == FK::stall_handshake ? intercept::ConnectionFault::Kind::stall_handshake
-                   : fault.kind == FK::expired_cert    ? intercept::ConnectionFault::Kind::expired_cert
-                                                       : intercept::ConnectionFault::Kind::wrong_name_cert;
+      armed.kind = *connection_kind;
       armed.client_address = session_.client_address();  // empty (any client) for a real board
       armed.owner = in_.owner;
       in_.interceptor->arm_connection_fault(armed);
       continue;
     }
     intercept::Fault f;
-    using FK = scenario::Fault::Kind;
-    using IK = intercept::Fault::Kind;
-    switch (fault.kind) {
-      case FK::delay:
-        f.kind = IK::delay;
-        break;
-      case FK::close:
-        f.kind = IK::close;
-        break;
-      case FK::reset:
-        f.kind = IK::reset;
-        break;
-      case FK::malformed:
-        f.kind = IK::malformed;
-        break;
-      case FK::truncated:
-        f.kind = IK::truncated;
-        break;
-      default:
-        f.kind = IK::tls_truncation;
-        break;
-    }
+    f.kind = std::get<intercept::Fault::Kind>(kind);
     f.delay = fault.delay;
     if (fault.delay_max) f.delay_max = *fault.delay_max;
     if (fault.seed) f.seed = *fault.seed;

@@ -440,7 +440,7 @@ int run(const RunOptions& options, std::ostream& out, std::ostream& err) {
   bool any_failed = false;
   for (const auto& x : strays) {
     // Connections that never got as far as a request (a board reset mid-handshake) are only journaled.
-    if (x.kind != "provision" && x.kind != "login") continue;
+    if (x.kind != intercept::ExchangeKind::provision && x.kind != intercept::ExchangeKind::login) continue;
     err << "provhil run: a request for a token no scenario owns: " << x.to_json_line(&masker) << "\n";
     any_failed = true;
   }

@@ -128,9 +128,9 @@ struct Fault {
     expired_cert,     // serve an expired leaf certificate (connection fault)
     wrong_name_cert,  // serve a leaf for another host name (connection fault)
   };
-  // The last four act during the handshake, before a token is known: `request` then counts
-  // connections, not requests.
-  bool connection_fault() const { return kind >= Kind::tls_alert; }
+  // tls_alert, stall_handshake, expired_cert and wrong_name_cert act during the handshake, before a
+  // token is known: `request` then counts connections, not requests.
+  bool connection_fault() const;
   Kind kind = Kind::delay;
   std::optional<int> request;  // 1-based: only the Nth request; empty: every request
   Duration delay{0};
@@ -138,6 +138,12 @@ struct Fault {
   std::optional<std::uint64_t> seed;
   SourceLocation where;
 };
+
+// The fault kinds' names, as scenarios write them (one exhaustive switch: a new kind without its
+// name does not build). `fault_kind_names()` lists them all; `parse_fault_kind` maps one back.
+std::string_view to_string(Fault::Kind kind);
+const std::vector<std::string>& fault_kind_names();
+std::optional<Fault::Kind> parse_fault_kind(std::string_view name);
 
 // The interceptor's answer. Exactly one of respond (default 200 `{}`), redirect, proxy applies.
 struct Response {

@@ -22,9 +22,6 @@ const std::vector<std::string> check_keys = {"equals", "matches", "one_of", "pre
 const std::vector<std::string> builtin_check_names = {"token_format",   "template_id_format", "type_value",
                                                       "version_format", "no_duplicates",      "method_get",
                                                       "path_exact"};
-const std::vector<std::string> fault_names = {
-    "delay",          "close",     "reset",           "malformed",    "truncated",
-    "tls_truncation", "tls_alert", "stall_handshake", "expired_cert", "wrong_name_cert"};
 
 std::vector<std::string> with_common(std::vector<std::string> keys) {
   keys.push_back("name");
@@ -689,15 +686,12 @@ class ScenarioParser {
     fault.where = r_.where(item);
     const YAML::Node kind = item["fault"];
     if (!kind.IsDefined()) {
-      r_.error(item,
-               "a fault needs 'fault' (one of delay, close, reset, malformed, truncated, tls_truncation, "
-               "tls_alert, stall_handshake, expired_cert, wrong_name_cert)");
+      r_.error(item, fmt::format("a fault needs 'fault' (one of {})", fmt::join(fault_kind_names(), ", ")));
       return std::nullopt;
     }
-    auto name = r_.choice(kind, "fault", fault_names);
+    auto name = r_.choice(kind, "fault", fault_kind_names());
     if (!name) return std::nullopt;
-    fault.kind = static_cast<Fault::Kind>(std::find(fault_names.begin(), fault_names.end(), *name) -
-                                          fault_names.begin());
+    fault.kind = *parse_fault_kind(*name);
     if (const YAML::Node n = item["request"]; n.IsDefined()) {
       if (auto nth = r_.integer(n, "'request'", 1, 1000)) fault.request = static_cast<int>(*nth);
     }

@@ -280,7 +280,7 @@ TEST_F(InterceptorTest, ResetFaultGivesTheClientEconnreset) {
   EXPECT_TRUE(r.received.empty());
   auto c = curl("fra1.blynk.cloud", kTarget1);
   EXPECT_EQ(c.exit_code, 56) << c.err;  // failure receiving: connection reset
-  EXPECT_EQ(wait(id).exchanges.at(0).answered_by, "fault:reset");
+  EXPECT_EQ(to_string(wait(id).exchanges.at(0).answered_by), "fault:reset");
 }
 
 TEST_F(InterceptorTest, CloseFaultGivesAnEmptyReply) {
@@ -359,7 +359,7 @@ TEST_F(InterceptorTest, ConnectionFaultsAsTheClientSeesThem) {
   EXPECT_EQ(from_board.exit_code, 35) << from_board.err;  // TLS handshake failed
   auto owned = icpt->exchanges_for_owner("case-a");
   ASSERT_EQ(owned.size(), 1u);
-  EXPECT_EQ(owned[0].answered_by, "fault:tls_alert");
+  EXPECT_EQ(to_string(owned[0].answered_by), "fault:tls_alert");
   EXPECT_EQ(owned[0].client.rfind("127.77.0.5:", 0), 0u) << owned[0].client;
 
   icpt->arm_connection_fault({ConnectionFault::Kind::stall_handshake, "", "127.0.0.1", 1, ""});
@@ -545,7 +545,7 @@ TEST_F(InterceptorTest, BinaryLoginOkRecordsInfoForChecks) {
   auto result = wait(id);
   ASSERT_TRUE(result.satisfied) << result.summary;
   const auto& ex = result.exchanges.at(0);
-  EXPECT_EQ(ex.kind, "login");
+  EXPECT_EQ(to_string(ex.kind), "login");
   EXPECT_EQ(ex.status, 200);
   ASSERT_EQ(ex.verdicts.size(), 3u);
   EXPECT_TRUE(ex.verdicts[0].passed);
@@ -561,7 +561,7 @@ TEST_F(InterceptorTest, BinaryLoginWithAnUnknownTokenGetsInvalidToken) {
   EXPECT_EQ(r.received, blynk::status_frame(1, 9)) << "status 9 and the connection closed";
   auto run = icpt->unowned_unexpected();
   ASSERT_EQ(run.size(), 1u);
-  EXPECT_EQ(run[0].kind, "login");
+  EXPECT_EQ(to_string(run[0].kind), "login");
   EXPECT_EQ(run[0].status, 9);
 }
 
@@ -627,7 +627,7 @@ TEST_F(ProxyTest, ForwardsToAVerifiedUpstreamAndRecordsBothLegs) {
   EXPECT_EQ(up_result.exchanges[0].target, kTarget2) << "the target goes upstream unchanged";
   auto result = wait(id);
   ASSERT_EQ(result.exchanges.size(), 1u);
-  EXPECT_EQ(result.exchanges[0].answered_by, "upstream");
+  EXPECT_EQ(to_string(result.exchanges[0].answered_by), "upstream");
   EXPECT_EQ(result.exchanges[0].upstream_request,
             fmt::format("GET https://localhost:{}{}", upstream->port(), kTarget2));
   EXPECT_TRUE(result.passed()) << result.summary;
@@ -641,7 +641,7 @@ TEST_F(ProxyTest, AWrongUpstreamNameFailsVerificationWith502) {
   EXPECT_EQ(r.out.substr(r.out.size() - 3), "502") << r.out;
   auto all = icpt->all_exchanges();
   ASSERT_EQ(all.size(), 1u);
-  EXPECT_EQ(all[0].answered_by, "proxy_error");
+  EXPECT_EQ(to_string(all[0].answered_by), "proxy_error");
   EXPECT_NE(all[0].error.find("infrastructure"), std::string::npos) << all[0].error;
   EXPECT_NE(all[0].error.find("certificate verify failed"), std::string::npos) << all[0].error;
 }
@@ -701,7 +701,7 @@ TEST_F(ProxyTest, BinaryLoginIsTunnelledAndDecoded) {
   EXPECT_EQ(r.received, blynk::status_frame(1, 200)) << r.read_error;
   auto result = wait(id);
   ASSERT_TRUE(result.satisfied) << result.summary;
-  EXPECT_EQ(result.exchanges[0].answered_by, "upstream");
+  EXPECT_EQ(to_string(result.exchanges[0].answered_by), "upstream");
   EXPECT_TRUE(result.passed()) << result.summary;
   EXPECT_EQ(upstream->exchanges_for_token(kToken).size(), 1u) << "the upstream saw the login";
 }

@@ -141,7 +141,7 @@ TEST(ValueChecks, EachKindPassesAndFails) {
 
 TEST(Exchange, JsonLineMasksTheTokenEvenWhenNobodyRegisteredIt) {
   Exchange ex;
-  ex.kind = "provision";
+  ex.kind = ExchangeKind::provision;
   ex.token = kToken;
   ex.target = kExample1;
   ex.verdicts.push_back({"query:token equals \"" + kToken + "\"", false, "token was \"" + kToken + "\""});
