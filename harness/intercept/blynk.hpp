@@ -3,6 +3,7 @@
 // Header, 5 bytes big-endian: type u8, msg_id u16, length u16 (for type 0, a status, no body).
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -89,5 +90,42 @@ inline std::string join_pairs(const std::vector<std::pair<std::string, std::stri
   }
   return out;
 }
+
+struct Frame {
+  Header header;
+  std::string body;  // empty for a response (type 0): its length field is a status
+};
+
+// Cuts a byte stream into frames: fed with whatever the socket gave, it hands out whole frames. A
+// caller that reads only on need_more holds at most one frame and one read (a body longer than
+// `body_limit` is refused before it is read). No socket: a fuzz target feeds it bytes.
+class FrameReader {
+ public:
+  enum class Next { frame, need_more, too_large };
+
+  explicit FrameReader(std::size_t body_limit) : body_limit_(body_limit) {}
+
+  void append(std::string_view bytes) { pending_.append(bytes); }
+  std::size_t buffered() const { return pending_.size(); }
+
+  // The next whole frame into `out`; need_more until one is complete; too_large when the next
+  // frame's announced body exceeds the limit (`out.header` says how long; the reader is then of no
+  // further use).
+  Next next(Frame& out) {
+    if (pending_.size() < header_size) return Next::need_more;
+    Header header = parse_header(reinterpret_cast<const unsigned char*>(pending_.data()));
+    std::size_t body_size = header.type == response ? 0 : header.length;
+    out.header = header;
+    if (body_size > body_limit_) return Next::too_large;
+    if (pending_.size() < header_size + body_size) return Next::need_more;
+    out.body = pending_.substr(header_size, body_size);
+    pending_.erase(0, header_size + body_size);
+    return Next::frame;
+  }
+
+ private:
+  std::size_t body_limit_;
+  std::string pending_;
+};
 
 }  // namespace provhil::intercept::blynk

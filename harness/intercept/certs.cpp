@@ -16,6 +16,7 @@
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
@@ -54,6 +55,32 @@ struct BioDeleter {
   void operator()(BIO* bio) const { BIO_free(bio); }
 };
 using BioPtr = std::unique_ptr<BIO, BioDeleter>;
+
+void add_san(X509* cert, const std::string& name, bool is_ip) {
+  GENERAL_NAMES* names = GENERAL_NAMES_new();
+  GENERAL_NAME* entry = GENERAL_NAME_new();
+  bool ok = names && entry;
+  if (ok && is_ip) {
+    ASN1_OCTET_STRING* ip = a2i_IPADDRESS(name.c_str());
+    ok = ip != nullptr;
+    if (ok) GENERAL_NAME_set0_value(entry, GEN_IPADD, ip);
+  } else if (ok) {
+    ASN1_IA5STRING* dns = ASN1_IA5STRING_new();
+    ok = dns && ASN1_STRING_set(dns, name.data(), static_cast<int>(name.size())) == 1;
+    if (ok)
+      GENERAL_NAME_set0_value(entry, GEN_DNS, dns);
+    else
+      ASN1_IA5STRING_free(dns);
+  }
+  if (ok) {
+    ok = sk_GENERAL_NAME_push(names, entry) > 0;
+    if (ok) entry = nullptr;  // owned by names now
+  }
+  if (ok) ok = X509_add1_ext_i2d(cert, NID_subject_alt_name, names, 0, X509V3_ADD_DEFAULT) == 1;
+  GENERAL_NAME_free(entry);
+  GENERAL_NAMES_free(names);
+  if (!ok) fail("adding the subjectAltName");
+}
 
 void add_ext(X509* cert, X509* issuer, int nid, const char* value) {
   X509V3_CTX ctx;
@@ -233,15 +260,32 @@ LeafMinter::LeafMinter(const fs::path& ca_dir)
 
 LeafMinter::~LeafMinter() = default;
 
-X509* LeafMinter::leaf(const std::string& name, LeafKind kind) {
-  std::lock_guard lock(mutex_);
-  auto& slot = cache_[{name, kind}];
-  if (!slot) slot = mint(name, kind);
-  return slot.get();
+bool is_dns_name(std::string_view name) {
+  if (!name.empty() && name.back() == '.') name.remove_suffix(1);
+  if (name.empty() || name.size() > 253) return false;
+  std::size_t start = 0;
+  while (start <= name.size()) {
+    auto end = name.find('.', start);
+    if (end == std::string_view::npos) end = name.size();
+    auto label = name.substr(start, end - start);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return false;
+    for (char c : label)
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') return false;
+    start = end + 1;
+  }
+  return true;
 }
 
-X509Ptr LeafMinter::mint(const std::string& name, LeafKind kind) {
+bool is_ip_literal(const std::string& name) {
+  unsigned char ip[16];
+  return inet_pton(AF_INET, name.c_str(), ip) == 1 || inet_pton(AF_INET6, name.c_str(), ip) == 1;
+}
+
+X509Ptr LeafMinter::mint(const std::string& name, LeafKind kind) const {
   const std::string subject_name = kind == LeafKind::wrong_name ? std::string("wrong.invalid") : name;
+  const bool is_ip = is_ip_literal(subject_name);
+  if (!is_ip && !is_dns_name(subject_name))
+    throw LabCaError("a leaf is minted for a DNS name or an IP address only, not for the name given");
   X509Ptr cert(X509_new());
   X509_set_version(cert.get(), 2);
   random_serial(cert.get());
@@ -259,11 +303,8 @@ X509Ptr LeafMinter::mint(const std::string& name, LeafKind kind) {
   X509_set_issuer_name(cert.get(), X509_get_subject_name(ca_cert_.get()));
   X509_set_pubkey(cert.get(), leaf_key_.get());
 
-  unsigned char ip[16];
-  bool is_ip =
-      inet_pton(AF_INET, subject_name.c_str(), ip) == 1 || inet_pton(AF_INET6, subject_name.c_str(), ip) == 1;
-  std::string san = (is_ip ? "IP:" : "DNS:") + subject_name;
-  add_ext(cert.get(), ca_cert_.get(), NID_subject_alt_name, san.c_str());
+  // The SAN is built as a value, never parsed from text: a name cannot smuggle in more entries.
+  add_san(cert.get(), subject_name, is_ip);
   add_ext(cert.get(), ca_cert_.get(), NID_basic_constraints, "critical,CA:FALSE");
   add_ext(cert.get(), ca_cert_.get(), NID_key_usage, "critical,digitalSignature");
   add_ext(cert.get(), ca_cert_.get(), NID_ext_key_usage, "serverAuth");

@@ -38,8 +38,11 @@ struct InterceptorConfig {
   SecretMasker* masker = nullptr;                // tokens seen are added to it; may be null
   int threads = 2;
   // Phase deadlines: a slow or silent client holds nothing longer than these.
+  // Each runs from its phase's start; nothing the client sends moves it.
   std::chrono::milliseconds handshake_timeout{10'000}, header_timeout{10'000}, body_timeout{10'000},
       idle_timeout{30'000}, upstream_timeout{10'000};
+  // A Blynk connection that has not logged in is closed this long after it was accepted.
+  std::chrono::milliseconds login_timeout{10'000};
   std::size_t header_limit = 16 * 1024;
   std::size_t body_limit = 64 * 1024;
   // Called on a server thread after each exchange is recorded (e.g. `provhil intercept` prints it).
@@ -89,7 +92,6 @@ class Interceptor {
   std::vector<Exchange> all_exchanges() const;
   // JSON lines (tokens masked) for report attachments.
   std::string journal_lines_for_owner(const std::string& owner) const;
-  std::string journal_lines_for_token(const std::string& token) const;
 
  private:
   struct Impl;

@@ -46,7 +46,7 @@ class TlsSocketTest : public ::testing::Test {
     minter_ = std::make_unique<provhil::intercept::LeafMinter>(dir_.path());
     server_ctx_ = SSL_CTX_new(TLS_server_method());
     ASSERT_NE(server_ctx_, nullptr);
-    ASSERT_EQ(SSL_CTX_use_certificate(server_ctx_, minter_->leaf("localhost")), 1);
+    ASSERT_EQ(SSL_CTX_use_certificate(server_ctx_, minter_->mint("localhost").get()), 1);
     ASSERT_EQ(SSL_CTX_use_PrivateKey(server_ctx_, minter_->leaf_key()), 1);
     SSL_CTX_set_mode(server_ctx_, SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_num_tickets(server_ctx_, 0);  // as the interceptor: nothing unread when a client drops
