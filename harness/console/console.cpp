@@ -122,6 +122,8 @@ std::string_view to_string(ExpectStatus status) {
       return "forbidden";
     case ExpectStatus::vanished:
       return "vanished";
+    case ExpectStatus::ended:
+      return "ended";
   }
   return "unknown";
 }
@@ -357,6 +359,7 @@ struct Console::Impl {
   std::uint64_t mark = 0;
   std::optional<Line> partial;  // the unterminated line, once silence made it matchable
   std::optional<std::string> vanished;
+  std::optional<std::string> ended;  // a replay's end: no more lines until a rewind
   Waiter* waiter = nullptr;
   std::uint64_t dropped_before_expect = 0;
   std::atomic<std::uint64_t> bytes{0};
@@ -368,6 +371,8 @@ struct Console::Impl {
 
   std::atomic<bool> stop{false};
   std::thread reader;
+
+  void stop_reader();
 
   std::string mask(std::string_view text) const {
     auto clean = plain_ascii(text) ? std::string(text) : sanitize_text(text);
@@ -398,7 +403,7 @@ struct Console::Impl {
         w.result.line = line;
         w.result.captures = std::move(captures);
         w.done = true;
-        mark = line.seq + 1;
+        if (request.consume) mark = line.seq + 1;
         return;
       }
     }
@@ -486,6 +491,8 @@ struct Console::Impl {
       auto on_line = [&](std::string_view text, bool cut) {
         fresh.push_back(Line{0, now, std::string(text), cut, false});
       };
+      const bool finished =
+          result.status == serial::ReadStatus::vanished || result.status == serial::ReadStatus::ended;
       if (result.status == serial::ReadStatus::data) {
         std::string_view data(buffer.data(), result.size);
         bytes += data.size();
@@ -520,6 +527,8 @@ struct Console::Impl {
           if (result.status == serial::ReadStatus::vanished)
             text_chunk +=
                 fmt::format("{} ::: port vanished: {}\n", chunk_stamp, sanitize_text(result.reason));
+          if (result.status == serial::ReadStatus::ended)
+            text_chunk += fmt::format("{} ::: {}\n", chunk_stamp, sanitize_text(result.reason));
           if (options.masker != nullptr) text_chunk = options.masker->mask(text_chunk);
           write_text_log(text_chunk);
           std::fflush(text_log);
@@ -542,8 +551,9 @@ struct Console::Impl {
         push_line(std::move(line));
       }
       lines += fresh.size();
-      if (result.status == serial::ReadStatus::vanished) {
-        vanished = result.reason.empty() ? std::string("port vanished") : result.reason;
+      if (finished) {
+        auto& why = result.status == serial::ReadStatus::ended ? ended : vanished;
+        why = result.reason.empty() ? std::string("port vanished") : result.reason;
         changed.notify_all();
         break;
       }
@@ -558,14 +568,18 @@ Console::Console(serial::Port& port, ConsoleOptions options)
   impl_->reader = std::thread([this] { impl_->run(); });
 }
 
-Console::~Console() {
+void Console::Impl::stop_reader() {
   {
-    std::lock_guard lock(impl_->mutex);
-    impl_->stop = true;
-    impl_->changed.notify_all();
+    std::lock_guard lock(mutex);
+    stop = true;
+    changed.notify_all();
   }
-  impl_->port.interrupt();
-  if (impl_->reader.joinable()) impl_->reader.join();
+  port.interrupt();
+  if (reader.joinable()) reader.join();
+}
+
+Console::~Console() {
+  impl_->stop_reader();
   std::lock_guard lock(impl_->log_mutex);
   if (impl_->raw_log != nullptr) std::fclose(impl_->raw_log);
   if (impl_->text_log != nullptr) std::fclose(impl_->text_log);
@@ -601,10 +615,12 @@ ExpectResult Console::expect(const ExpectRequest& request) {
     impl.evaluate(waiter, *impl.partial);
     if (waiter.done) return waiter.result;
   }
-  if (!impl.vanished) {
+  if (!impl.vanished && !impl.ended) {
     impl.waiter = &waiter;
     impl.changed.notify_all();  // a paused replay reader resumes
-    impl.changed.wait_until(lock, request.deadline, [&] { return waiter.done || impl.vanished.has_value(); });
+    impl.changed.wait_until(lock, request.deadline, [&] {
+      return waiter.done || impl.vanished.has_value() || impl.ended.has_value();
+    });
     impl.waiter = nullptr;
     if (waiter.done) return waiter.result;
   }
@@ -616,6 +632,10 @@ ExpectResult Console::expect(const ExpectRequest& request) {
     result.status = ExpectStatus::vanished;
     result.reason =
         impl.mask(fmt::format("port vanished ({}) while waiting for {}", *impl.vanished, patterns));
+  } else if (impl.ended) {
+    result.status = ExpectStatus::ended;
+    result.reason =
+        impl.mask(fmt::format("the log ended ({}) without a line matching {}", *impl.ended, patterns));
   } else {
     result.status = ExpectStatus::timeout;
     result.reason = impl.mask(fmt::format("timed out waiting for {}", patterns));
@@ -653,10 +673,35 @@ void Console::send_line(std::string_view text, std::string_view line_ending,
   }
 }
 
-void Console::reset(const serial::ResetStrategy& strategy, std::string_view board_name) {
+bool Console::reset(const serial::ResetStrategy& strategy, std::string_view board_name) {
   mark();
   note(fmt::format("reset: {}", strategy.describe()));
+  bool rewound = rewind();
   serial::perform_reset(strategy, impl_->port, board_name);
+  return rewound;
+}
+
+bool Console::rewind() {
+  auto& impl = *impl_;
+  if (!impl.port.capabilities().rewind) return false;
+  {
+    std::lock_guard lock(impl.mutex);
+    if (impl.waiter != nullptr) throw std::logic_error("rewind: an expect is waiting on this console");
+  }
+  // The reader is stopped (joined), so no byte read before the rewind can reach the window after it.
+  impl.stop_reader();
+  bool rewound = impl.port.rewind();
+  {
+    std::lock_guard lock(impl.mutex);
+    impl.framer = detail::LineFramer(impl.options.max_line_length, impl.options.prompts);
+    impl.partial.reset();
+    impl.ended.reset();
+    impl.mark = impl.next_seq;
+    impl.stop = false;
+  }
+  if (rewound) impl.note("rewound: the log plays again from its first line");
+  impl.reader = std::thread([this] { impl_->run(); });
+  return rewound;
 }
 
 void Console::set_logs(const std::filesystem::path& raw_log, const std::filesystem::path& text_log) {
@@ -703,6 +748,11 @@ std::vector<Line> Console::recent_lines(std::size_t max) const {
 std::optional<std::string> Console::vanished() const {
   std::lock_guard lock(impl_->mutex);
   return impl_->vanished;
+}
+
+std::optional<std::string> Console::ended() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->ended;
 }
 
 std::uint64_t Console::bytes_received() const {

@@ -63,17 +63,21 @@ struct ConsoleOptions {
   // A line with no terminator becomes matchable after this much silence (a prompt such as "> ").
   std::chrono::milliseconds partial_line_after{100};
   // Prompts the firmware prints without a newline; when more output follows on the same line the
-  // prompt is split off as its own line, so "^\[\d+\] ..." patterns still match the next line.
-  std::vector<std::string> prompts{">", "> "};
+  // prompt is split off as its own line, so "^\[\d+\] ..." patterns still match the next line. "+" is
+  // the stray byte real ESP8266 logs carry before a stamp ("+[34157] Switching to STA...").
+  std::vector<std::string> prompts{">", "> ", "+"};
 };
 
 struct ExpectRequest {
   std::vector<Pattern> any_of;    // at least one
   std::vector<Pattern> must_not;  // e.g. Guru Meditation, Backtrace:, abort()
   Clock::time_point deadline;
+  // false: a match leaves the mark where it is (a look at the output, e.g. to tell the firmware's dialect).
+  bool consume = true;
 };
 
-enum class ExpectStatus { matched, timeout, forbidden, vanished };
+// ended: a recording (replay) ran out of lines without a match: the log does not hold what was expected.
+enum class ExpectStatus { matched, timeout, forbidden, vanished, ended };
 std::string_view to_string(ExpectStatus status);
 
 struct ExpectResult {
@@ -111,8 +115,15 @@ class Console {
   void send_line(std::string_view text, std::string_view line_ending = "\r\n",
                  std::chrono::milliseconds per_char_delay = std::chrono::milliseconds(0));
 
-  // Marks, notes the reset in the text log, then runs the strategy on the port.
-  void reset(const serial::ResetStrategy& strategy, std::string_view board_name);
+  // Marks, notes the reset in the text log, then runs the strategy on the port. A port that can rewind (a
+  // replay) is rewound first: true, and later expects see its output from the first line on, nothing
+  // from before the reset (no boot line needs to be waited for).
+  bool reset(const serial::ResetStrategy& strategy, std::string_view board_name);
+
+  // A replay starts over: the reader stops, the port rewinds, every line read so far is behind the mark
+  // (also any partial line and an earlier end of the log), and the reader starts again from the log's
+  // first line. False (and nothing changes) when the port cannot rewind. Not while an expect waits.
+  bool rewind();
 
   // Switches the raw and text logs (e.g. per scenario) without touching the port; empty path: none.
   // Throws std::runtime_error when a file cannot be opened (the old logs are then kept).
@@ -124,6 +135,8 @@ class Console {
   std::vector<Line> recent_lines(std::size_t max = SIZE_MAX) const;
   // Set once the port vanished: why.
   std::optional<std::string> vanished() const;
+  // Set once a replay reached the end of its log (until rewind()): "end of replay (PATH)".
+  std::optional<std::string> ended() const;
   std::uint64_t bytes_received() const;
   std::uint64_t lines_received() const;
 

@@ -101,12 +101,18 @@ std::string BoardSession::port_description() const {
   return port_->describe();
 }
 
-void BoardSession::hard_reset() {
-  console_->reset(hard_reset_, board_.name);
+bool BoardSession::hard_reset() {
+  return console_->reset(hard_reset_, board_.name);
 }
 
-void BoardSession::soft_reset() {
-  console_->reset(serial::parse_reset_strategy("console:reboot"), board_.name);
+bool BoardSession::soft_reset() {
+  // A replay does not listen: `reboot` typed to it would be lost, a rewind is its reboot.
+  if (port_->capabilities().rewind) return console_->reset(serial::parse_reset_strategy("none"), board_.name);
+  return console_->reset(serial::parse_reset_strategy("console:reboot"), board_.name);
+}
+
+void BoardSession::start_case() {
+  if (!console_->rewind()) console_->mark();
 }
 
 ApEndpoint BoardSession::ap_endpoint(std::chrono::steady_clock::time_point deadline) const {

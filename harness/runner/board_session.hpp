@@ -43,10 +43,14 @@ class BoardSession {
   console::Console& console() { return *console_; }
   std::string port_description() const;
 
-  // `reset: hard`: the inventory's strategy (a simulated board: SIGUSR1, its EN pin).
-  void hard_reset();
-  // `reset: soft`: the console `reboot` command.
-  void soft_reset();
+  // `reset: hard`: the inventory's strategy (a simulated board: SIGUSR1, its EN pin). True when the
+  // port was rewound (a replay): its log plays again from the first line, no boot line to wait for.
+  bool hard_reset();
+  // `reset: soft`: the console `reboot` command (a replay: rewound, as for hard).
+  bool soft_reset();
+  // A case starts: a replay plays its log again from the first line (every scenario sees all of it);
+  // any other port is marked (lines from before the case do not count).
+  void start_case();
 
   // Where the phone app reaches the board's setup AP. A simulated board announces its port in a file;
   // a real board is at 192.168.4.1:80 once the host has joined its AP (the inventory's `join`).

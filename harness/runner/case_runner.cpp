@@ -114,7 +114,8 @@ void collect(const std::vector<scenario::Step>& steps, std::vector<const scenari
 
 class CaseExecution {
  public:
-  explicit CaseExecution(const CaseInput& input) : in_(input), session_(*input.session) {}
+  explicit CaseExecution(const CaseInput& input)
+      : in_(input), session_(*input.session), dialect_(input.dialect) {}
 
   report::CaseResult run();
 
@@ -163,8 +164,12 @@ class CaseExecution {
   void echo_serial_lines();
   void write_attachments();
 
+  std::optional<StepFailure> pick_dialect(Clock::time_point deadline);
+
   const CaseInput& in_;
   BoardSession& session_;
+  // The board's dialect; for `dialect: auto` null until pick_dialect() saw a line it can tell by.
+  const scenario::Dialect* dialect_ = nullptr;
   scenario::VariableContext ctx_;
   Clock::time_point case_deadline_{};
   bool teardown_ = false;
@@ -222,8 +227,9 @@ report::CaseResult CaseExecution::run() {
   result_.attachments.raw_serial_log = in_.case_dir / "serial.raw";
   result_.attachments.text_log = in_.case_dir / "serial.log";
   console.note(fmt::format("scenario {} on board {}", scenario.name, board.name));
-  console.mark();
-  if (auto lines = console.recent_lines(1); !lines.empty()) echoed_seq_ = lines.back().seq;
+  session_.start_case();
+  // Lines from the mark on are this case's (a rewound replay's reader may already have read some).
+  if (auto mark = console.mark_seq(); mark > 0) echoed_seq_ = mark - 1;
 
   std::optional<StepFailure> failure;
   bool setup_failed = false;
@@ -312,8 +318,10 @@ report::CaseResult CaseExecution::run() {
 
   if (auto it = ctx_.captures.find("mac"); it != ctx_.captures.end())
     result_.properties.push_back({"mac", it->second});
-  if (auto it = ctx_.captures.find("fw_ver"); it != ctx_.captures.end())
+  if (auto it = ctx_.captures.find("firmware_version"); it != ctx_.captures.end())
     result_.properties.push_back({"firmware_version", it->second});
+  else if (auto fw = ctx_.captures.find("fw_ver"); fw != ctx_.captures.end())
+    result_.properties.push_back({"firmware_version", fw->second});
   if (auto it = ctx_.captures.find("ping_ms"); it != ctx_.captures.end()) {
     try {
       result_.figures.push_back({"ping_ms", std::stod(it->second), "ms"});
@@ -395,27 +403,39 @@ std::optional<StepFailure> CaseExecution::run_step(const scenario::Step& step) {
 std::optional<StepFailure> CaseExecution::dispatch(const scenario::Step& step, Clock::time_point deadline) {
   auto& console = session_.console();
   if (const auto* reset = std::get_if<scenario::ResetStep>(&step.body)) {
+    bool rewound = false;
     try {
-      if (reset->mode == scenario::ResetStep::Mode::hard) {
-        session_.hard_reset();
-      } else {
-        session_.soft_reset();
-      }
+      rewound =
+          reset->mode == scenario::ResetStep::Mode::hard ? session_.hard_reset() : session_.soft_reset();
     } catch (const serial::ResetError& e) {
       return StepFailure{Outcome::error, fmt::format("reset failed: {}", e.what()), {}};
     }
-    // Lines still in flight from before the reset must not satisfy later expects: wait for the boot
-    // banner (the dialect's `banner` event); the next expect starts after it.
-    auto banner = in_.dialect->events.find("banner");
-    if (banner == in_.dialect->events.end()) return std::nullopt;
+    // A rewound replay holds nothing from before the reset. On a board, lines still in flight from
+    // before the reset must not satisfy later expects: wait for the dialect's boot line (the ROM's
+    // `rst:` line, the banner, or the first stamped line where there is no banner); the next expect
+    // starts after it.
+    if (rewound) return std::nullopt;
     console::ExpectRequest boot;
-    boot.any_of.push_back(console::Pattern::regex(banner->second.regex));
+    auto add_marker = [&](const scenario::Dialect& dialect) {
+      if (dialect.boot) {
+        boot.any_of.push_back(console::Pattern::regex(dialect.boot->regex));
+      } else if (auto banner = dialect.events.find("banner"); banner != dialect.events.end()) {
+        boot.any_of.push_back(console::Pattern::regex(banner->second.regex));
+      }
+    };
+    if (dialect_ != nullptr) {
+      add_marker(*dialect_);
+    } else {
+      for (const auto& [name, dialect] : in_.dialects->by_name)  // auto, not picked yet: any family's
+        add_marker(dialect);
+    }
+    if (boot.any_of.empty()) return std::nullopt;
     boot.deadline = deadline;
     auto booted = console.expect(boot);
     if (booted.ok()) return std::nullopt;
     StepFailure failure;
     failure.outcome = booted.status == console::ExpectStatus::vanished ? Outcome::error : Outcome::failed;
-    failure.message = "the board did not boot after the reset (no banner): " + booted.reason;
+    failure.message = "the board did not boot after the reset (no boot line): " + booted.reason;
     failure.detail = booted.describe();
     return failure;
   }
@@ -464,14 +484,17 @@ std::optional<StepFailure> CaseExecution::dispatch(const scenario::Step& step, C
 std::optional<StepFailure> CaseExecution::do_expect(const std::vector<scenario::Matcher>& any_of,
                                                     const std::vector<scenario::Matcher>& must_not,
                                                     Clock::time_point deadline) {
+  if (dialect_ == nullptr) {
+    if (auto failure = pick_dialect(deadline)) return failure;
+  }
   console::ExpectRequest request;
   std::vector<std::string> regexes;
   for (const auto& matcher : any_of) {
-    regexes.push_back(scenario::matcher_regex(matcher, *in_.dialect, ctx_));
+    regexes.push_back(scenario::matcher_regex(matcher, *dialect_, ctx_));
     request.any_of.push_back(console::Pattern::regex(regexes.back()));
   }
   for (const auto& matcher : must_not) {
-    request.must_not.push_back(console::Pattern::regex(scenario::matcher_regex(matcher, *in_.dialect, ctx_)));
+    request.must_not.push_back(console::Pattern::regex(scenario::matcher_regex(matcher, *dialect_, ctx_)));
   }
   for (const auto& crash : default_must_not) {
     // A step that waits for this very crash (one of its patterns matches a typical crash line) keeps it
@@ -508,6 +531,7 @@ std::optional<StepFailure> CaseExecution::do_expect(const std::vector<scenario::
       break;
     }
     case console::ExpectStatus::vanished:
+    case console::ExpectStatus::ended:  // the log does not hold the line: a failed check, not the lab's fault
       failure.message = result.reason;
       break;
     case console::ExpectStatus::matched:
@@ -515,6 +539,44 @@ std::optional<StepFailure> CaseExecution::do_expect(const std::vector<scenario::
   }
   failure.detail = fmt::format("Expected: {}\n{}", describe_matchers(any_of), result.describe());
   return failure;
+}
+
+std::optional<StepFailure> CaseExecution::pick_dialect(Clock::time_point deadline) {
+  // Looks (without consuming) for the first line one dialect's `detect` pattern knows; the scenario's
+  // own expectations then see the same lines.
+  console::ExpectRequest look;
+  look.consume = false;
+  std::vector<const scenario::Dialect*> order;
+  std::string tried;
+  for (const auto& [name, dialect] : in_.dialects->by_name) {
+    if (!dialect.detect) continue;
+    look.any_of.push_back(console::Pattern::regex(dialect.detect->regex));
+    order.push_back(&dialect);
+    tried += (tried.empty() ? "" : ", ") + name;
+  }
+  if (order.empty()) return StepFailure{Outcome::failed, "dialect auto: no dialect has a 'detect' line", {}};
+  console::ExpectResult seen;
+  while (true) {
+    look.deadline = std::min(deadline, Clock::now() + interrupt_slice);
+    seen = session_.console().expect(look);
+    if (seen.status != console::ExpectStatus::timeout || Clock::now() >= deadline || stop_waiting()) break;
+  }
+  if (!seen.ok()) {
+    StepFailure failure;
+    failure.outcome = seen.status == console::ExpectStatus::vanished ? Outcome::error : Outcome::failed;
+    failure.message =
+        fmt::format("dialect auto: no line told the firmware's dialect ({}): {}", tried, seen.reason);
+    failure.detail = seen.describe();
+    return failure;
+  }
+  dialect_ = order.at(static_cast<std::size_t>(seen.pattern_index));
+  auto said =
+      fmt::format("dialect auto: picked {} from the line: {}", dialect_->name, sanitize_text(seen.line.text));
+  session_.console().note(said);
+  if (in_.on_serial_line) in_.on_serial_line("::: " + masked(said));
+  for (auto& [key, value] : result_.properties)
+    if (key == "dialect") value = fmt::format("{} (auto)", dialect_->name);
+  return std::nullopt;
 }
 
 std::optional<StepFailure> CaseExecution::do_wait(Clock::time_point until) {

@@ -17,7 +17,8 @@ namespace provhil::runner {
 struct CaseInput {
   const scenario::Scenario* scenario = nullptr;
   const scenario::Inventory* inventory = nullptr;
-  const scenario::Dialect* dialect = nullptr;
+  const scenario::Dialect* dialect = nullptr;  // null: the board's dialect is auto (picked from `dialects`)
+  const scenario::DialectSet* dialects = nullptr;
   BoardSession* session = nullptr;
   intercept::Interceptor* interceptor = nullptr;
   SecretMasker* masker = nullptr;

@@ -353,7 +353,8 @@ int run(const RunOptions& options, std::ostream& out, std::ostream& err) {
             CaseInput input;
             input.scenario = p->scenario;
             input.inventory = &inventory;
-            input.dialect = dialects.find(w.board->dialect);
+            input.dialect = dialects.find(w.board->dialect);  // null for dialect auto
+            input.dialects = &dialects;
             input.session = session.get();
             input.interceptor = interceptor.get();
             input.masker = &masker;

@@ -135,6 +135,7 @@ class ScenarioChecker {
       if (matches(s_.boards, board)) boards.push_back(&board);
     if (boards.empty()) report_no_board();
     for (const auto* board : boards) {
+      if (board->dialect == auto_dialect) auto_board_ = true;
       const Dialect* dialect = dialects_.find(board->dialect);
       if (dialect && std::find(dialects_of_boards_.begin(), dialects_of_boards_.end(), dialect) ==
                          dialects_of_boards_.end())
@@ -173,6 +174,7 @@ class ScenarioChecker {
   const DialectSet& dialects_;
   std::vector<Diagnostic>& out_;
   std::vector<const Dialect*> dialects_of_boards_;
+  bool auto_board_ = false;  // a matched board picks its dialect when it runs: names must exist in one
   std::vector<const Board*> boards_;  // the boards the selector matches
 
   void error(const SourceLocation& where, std::string message) {
@@ -232,6 +234,25 @@ class ScenarioChecker {
   void check_matcher(const Matcher& m) {
     if (m.kind != Matcher::Kind::state && m.kind != Matcher::Kind::event) return;
     bool state = m.kind == Matcher::Kind::state;
+    if (auto_board_) {
+      std::vector<std::string> names;
+      bool known = false;
+      for (const auto& [dialect_name, dialect] : dialects_.by_name) {
+        const auto& table = state ? dialect.states : dialect.events;
+        known = known || table.count(m.pattern) > 0;
+        for (const auto& [name, pattern] : table)
+          if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+      }
+      if (!known) {
+        std::sort(names.begin(), names.end());
+        auto suggestion = did_you_mean(m.pattern, names);
+        error(m.where,
+              fmt::format(
+                  "unknown {} '{}' in every dialect (a board has dialect auto){} (expected one of: {})",
+                  state ? "state" : "event", m.pattern,
+                  suggestion.empty() ? "" : fmt::format("; did you mean '{}'?", suggestion), join(names)));
+      }
+    }
     for (const Dialect* dialect : dialects_of_boards_) {
       const auto& table = state ? dialect->states : dialect->events;
       if (table.count(m.pattern)) continue;
@@ -249,7 +270,17 @@ class ScenarioChecker {
   // Named groups a matcher defines on every matched board.
   std::vector<std::string> groups_of(const Matcher& m) {
     if (m.kind == Matcher::Kind::line) return detail::named_groups(m.pattern);
-    if (m.kind != Matcher::Kind::event || dialects_of_boards_.empty()) return {};
+    if (m.kind != Matcher::Kind::event) return {};
+    if (dialects_of_boards_.empty()) {
+      if (!auto_board_) return {};
+      // dialect auto alone: the groups of the event in the dialects that have it (it may be any of them).
+      std::vector<std::string> all;
+      for (const auto& [dialect_name, dialect] : dialects_.by_name)
+        if (auto it = dialect.events.find(m.pattern); it != dialect.events.end())
+          for (auto& name : detail::named_groups(it->second.regex))
+            if (std::find(all.begin(), all.end(), name) == all.end()) all.push_back(name);
+      return all;
+    }
     std::vector<std::string> common;
     bool first = true;
     for (const Dialect* dialect : dialects_of_boards_) {
@@ -340,7 +371,7 @@ std::vector<Diagnostic> check_inventory(const Inventory& inventory, const Dialec
   for (const auto& [name, dialect] : dialects.by_name)
     names.push_back(name);
   for (const auto& board : inventory.boards) {
-    if (dialects.find(board.dialect)) continue;
+    if (dialects.find(board.dialect) || board.dialect == auto_dialect) continue;
     auto suggestion = did_you_mean(board.dialect, names);
     out.push_back(Diagnostic{
         Diagnostic::Severity::error, board.where,

@@ -53,7 +53,8 @@ Loaded<Dialect> load_dialect(const std::filesystem::path& file) {
   Dialect dialect;
   dialect.file = file;
   if (!r.expect_map(root, "a dialect file")) return result;
-  r.check_keys(root, {"dialect", "description", "state_pattern", "states", "events"}, "the dialect");
+  r.check_keys(root, {"dialect", "description", "state_pattern", "states", "events", "boot", "detect"},
+               "the dialect");
   const YAML::Node name = root["dialect"];
   if (!name.IsDefined()) {
     r.error(SourceLocation{file.string(), 1, 1},
@@ -112,6 +113,17 @@ Loaded<Dialect> load_dialect(const std::filesystem::path& file) {
       if (auto regex = r.text(it->second, fmt::format("the regex of event '{}'", event)))
         add_pattern(r, it->second, *regex, "event", dialect.events, event);
     }
+  }
+  for (auto [key, slot] : {std::pair{"boot", &dialect.boot}, std::pair{"detect", &dialect.detect}}) {
+    const YAML::Node node = root[key];
+    if (!node.IsDefined()) continue;
+    auto regex = r.text(node, fmt::format("'{}'", key));
+    if (!regex) continue;
+    if (auto error = detail::regex_error(*regex)) {
+      r.error(node, fmt::format("'{}': regex does not compile: {}: found /{}/", key, *error, *regex));
+      continue;
+    }
+    *slot = DialectPattern{*regex, r.where(node)};
   }
   result.value = std::move(dialect);
   return result;

@@ -250,7 +250,13 @@ class InventoryParser {
           r_.error(port, "'port' must not be empty");
         } else {
           try {
-            port_kind = serial::parse_port_spec(board.port).kind;
+            auto spec = serial::parse_port_spec(board.port);
+            port_kind = spec.kind;
+            // A replayed log's relative path is relative to the inventory, as every other path here.
+            if (spec.kind == serial::PortKind::replay && spec.path.is_relative()) {
+              auto options = board.port.substr(7 + spec.path.string().size());
+              board.port = "replay:" + (base_ / spec.path).lexically_normal().string() + options;
+            }
           } catch (const std::invalid_argument& e) {
             r_.error(port, e.what());
           }

@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -332,8 +333,16 @@ struct Dialect {
   std::string description;
   std::map<std::string, DialectPattern> states;  // state name -> the line of the transition into it
   std::map<std::string, DialectPattern> events;  // event name -> its line
+  // The first line a board of this family prints after a reset (ROM `rst:` line, banner, or first
+  // stamped line where there is no banner): `reset` waits for it. Unset: the `banner` event.
+  std::optional<DialectPattern> boot;
+  // A line only this family prints, early: `dialect: auto` picks the first dialect whose line shows up.
+  std::optional<DialectPattern> detect;
   std::filesystem::path file;
 };
+
+// A board's `dialect: auto`: the runner picks the dialect whose `detect` line the board prints first.
+inline constexpr std::string_view auto_dialect = "auto";
 
 struct DialectSet {
   std::map<std::string, Dialect> by_name;

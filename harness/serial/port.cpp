@@ -50,7 +50,8 @@ namespace {
 
 constexpr std::string_view accepted_forms =
     "accepted: a device path (/dev/ttyUSB0), a /dev/serial/by-id/... link, usb:VID:PID[:SERIAL] (hex), "
-    "tcp://host:port, rfc2217://host:port, pty:COMMAND [ARGS], replay:PATH[?pacing=original|fast]";
+    "tcp://host:port, rfc2217://host:port, pty:COMMAND [ARGS], "
+    "replay:PATH[?pacing=original|fast][&strip=NAME,...]";
 
 [[noreturn]] void bad(std::string_view text, std::string_view why) {
   throw std::invalid_argument(fmt::format("port \"{}\": {} ({})", text, why, accepted_forms));
@@ -159,17 +160,41 @@ PortSpec parse_port_spec(std::string_view text) {
   if (text.starts_with("replay:")) {
     spec.kind = PortKind::replay;
     auto rest = text.substr(7);
-    auto query = rest.rfind("?pacing=");
-    if (query != std::string_view::npos) {
-      auto pacing = rest.substr(query + 8);
-      if (pacing == "original") {
-        spec.pacing = ReplayPacing::original;
-      } else if (pacing == "fast") {
-        spec.pacing = ReplayPacing::fast;
-      } else {
-        bad(text, fmt::format("pacing \"{}\" is not original or fast", pacing));
-      }
+    // Options after the last '?': key=value pairs joined by '&' (a path may hold '?' itself).
+    if (auto query = rest.rfind('?'); query != std::string_view::npos) {
+      auto options = rest.substr(query + 1);
       rest = rest.substr(0, query);
+      while (!options.empty()) {
+        auto amp = options.find('&');
+        auto item = options.substr(0, amp);
+        options = amp == std::string_view::npos ? std::string_view{} : options.substr(amp + 1);
+        auto eq = item.find('=');
+        auto key = item.substr(0, eq);
+        auto value = eq == std::string_view::npos ? std::string_view{} : item.substr(eq + 1);
+        if (key == "pacing") {
+          if (value == "original") {
+            spec.pacing = ReplayPacing::original;
+          } else if (value == "fast") {
+            spec.pacing = ReplayPacing::fast;
+          } else {
+            bad(text, fmt::format("pacing \"{}\" is not original or fast", value));
+          }
+        } else if (key == "strip") {
+          while (!value.empty()) {
+            auto comma = value.find(',');
+            try {
+              spec.strip.push_back(parse_replay_strip(value.substr(0, comma)));
+            } catch (const std::invalid_argument& e) {
+              bad(text, e.what());
+            }
+            value = comma == std::string_view::npos ? std::string_view{} : value.substr(comma + 1);
+          }
+        } else {
+          bad(text, fmt::format("unknown replay option \"{}\" (accepted: pacing=original|fast, "
+                                "strip=arduino-ide,platformio,idf-monitor,ansi,comments)",
+                                key));
+        }
+      }
     }
     if (rest.empty()) bad(text, "replay: needs a file path");
     spec.path = std::string(rest);
@@ -209,7 +234,7 @@ std::unique_ptr<Port> open_port(const PortSpec& spec, const OpenOptions& options
       return spawn_pty(spawn);
     }
     case PortKind::replay:
-      return open_replay(spec.path, spec.pacing);
+      return open_replay(spec.path, spec.pacing, spec.strip);
   }
   throw PortError(spec.text, "unknown port kind");
 }

@@ -33,7 +33,8 @@ class PortError : public std::runtime_error {
 enum class ReadStatus {
   data,      // `size` bytes were stored at the start of the buffer
   timeout,   // the deadline passed, or interrupt() was called
-  vanished,  // hang-up, EIO, EOF, the child exited, the replay ended: `reason` says which
+  vanished,  // hang-up, EIO, EOF, the child exited: `reason` says which
+  ended,     // a recording (replay) has no more lines: not a fault of the port; `reason` names the log
 };
 
 struct ReadResult {
@@ -46,6 +47,7 @@ struct PortCapabilities {
   bool modem_lines = false;  // set_dtr / set_rts work (real UARTs only)
   bool signal = false;       // send_signal works (a spawned child on a pty)
   bool write = true;         // write works (false for replay, where writes are discarded)
+  bool rewind = false;       // rewind() starts the output over (a replay: its log from the first line)
 };
 
 enum class PortKind {
@@ -59,6 +61,19 @@ enum class PortKind {
 std::string_view to_string(PortKind kind);
 
 enum class ReplayPacing { fast, original };
+
+// What a serial monitor or a forum post added to a log and a real port does not carry; a replay strips it
+// from every line when asked (`replay:board.log?strip=arduino-ide,ansi`).
+enum class ReplayStrip {
+  arduino_ide,  // "HH:MM:SS.mmm -> " (Arduino IDE 2 serial monitor, timestamps on)
+  platformio,   // "HH:MM:SS.mmm > " (pio device monitor --filter time)
+  idf_monitor,  // "YYYY-MM-DD HH:MM:SS[.mmm] " (idf.py monitor --timestamps)
+  ansi,         // ANSI colour/cursor sequences (ESC [ ... letter), as idf.py monitor and ESP-IDF logs carry
+  comments,     // whole lines starting with '#' (notes at the head of a posted or shared log)
+};
+// "arduino-ide", "platformio", "idf-monitor", "ansi", "comments"; throws std::invalid_argument listing them.
+ReplayStrip parse_replay_strip(std::string_view name);
+std::string_view to_string(ReplayStrip strip);
 
 struct UsbSelector {
   std::uint16_t vid = 0;
@@ -77,10 +92,11 @@ struct PortSpec {
   std::uint16_t tcp_port = 0;                // tcp, rfc2217
   std::vector<std::string> argv;             // pty (split on spaces; quote with '...' or "...")
   ReplayPacing pacing = ReplayPacing::fast;  // replay
+  std::vector<ReplayStrip> strip;            // replay
 };
 
 // Parses "usb:10c4:ea60[:SERIAL]", "/dev/ttyUSB0", "/dev/serial/by-id/...", "tcp://host:port",
-// "rfc2217://host:port", "pty:cmd args", "replay:path[?pacing=original|fast]".
+// "rfc2217://host:port", "pty:cmd args", "replay:path[?pacing=original|fast][&strip=NAME,...]".
 // Throws std::invalid_argument saying what is wrong and what forms are accepted.
 PortSpec parse_port_spec(std::string_view text);
 
@@ -100,6 +116,9 @@ class Port {
   virtual void interrupt() = 0;
   // Releases the port (and reaps a spawned child). Idempotent; the destructor calls it.
   virtual void close() = 0;
+  // Starts the output over from its beginning (a replay: the log's first line, pacing restarted), when
+  // capabilities().rewind; false otherwise. Not while another thread is in read().
+  virtual bool rewind() { return false; }
 
   // e.g. "/dev/ttyUSB0 (usb 10c4:ea60 serial 0001)", "pty /dev/pts/3 (pid 4242: provhil sim)".
   virtual std::string describe() const = 0;
@@ -150,11 +169,12 @@ std::unique_ptr<Port> connect_tcp(const std::string& host, std::uint16_t port,
                                   std::chrono::milliseconds connect_timeout = std::chrono::seconds(5));
 
 // Plays a captured log: a text log of ours ("[    12.345] line"), a board log with Edgent "[millis]"
-// stamps, or raw bytes. `original` pacing sleeps between lines per their stamps; writes are discarded.
-// Each read returns at most one line. The end of the file reads as "vanished: end of replay".
+// stamps, or raw bytes (our serial.raw); `strip` removes monitor prefixes first. `original` pacing sleeps
+// between lines per their stamps; writes are discarded. Each read returns at most one line. The end of
+// the file reads as ReadStatus::ended ("end of replay (PATH)"); rewind() plays it again from the start.
 // Throws PortError when the file cannot be read.
-std::unique_ptr<Port> open_replay(const std::filesystem::path& path,
-                                  ReplayPacing pacing = ReplayPacing::fast);
+std::unique_ptr<Port> open_replay(const std::filesystem::path& path, ReplayPacing pacing = ReplayPacing::fast,
+                                  std::vector<ReplayStrip> strip = {});
 
 struct OpenOptions {
   SerialSettings serial;

@@ -19,6 +19,66 @@ bool all_digits(std::string_view text) {
   return !text.empty() && text.find_first_not_of("0123456789") == std::string_view::npos;
 }
 
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+// Matches `shape` at the start of `text`: 'd' is a digit, anything else itself. Returns its length or 0.
+std::size_t match_shape(std::string_view text, std::string_view shape) {
+  if (text.size() < shape.size()) return 0;
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] == 'd' ? !is_digit(text[i]) : text[i] != shape[i]) return 0;
+  }
+  return shape.size();
+}
+
+// Removes ESC [ parameters... final-letter sequences (colours, cursor moves).
+std::string strip_ansi(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\x1b' && i + 1 < text.size() && text[i + 1] == '[') {
+      std::size_t j = i + 2;
+      while (j < text.size() && !(text[j] >= '@' && text[j] <= '~'))
+        ++j;
+      i = j;  // past the final byte (or the end of a cut sequence)
+      continue;
+    }
+    out += text[i];
+  }
+  return out;
+}
+
+// The line without what the monitors in `strips` put in front of it; std::nullopt: drop the line.
+std::optional<std::string> apply_strips(std::string raw, const std::vector<ReplayStrip>& strips) {
+  for (auto strip : strips) {
+    std::string_view view(raw);
+    std::size_t cut = 0;
+    switch (strip) {
+      case ReplayStrip::ansi:
+        raw = strip_ansi(raw);
+        continue;
+      case ReplayStrip::comments:
+        if (view.starts_with('#')) return std::nullopt;
+        continue;
+      case ReplayStrip::arduino_ide:
+        cut = match_shape(view, "dd:dd:dd.ddd -> ");
+        break;
+      case ReplayStrip::platformio:
+        cut = match_shape(view, "dd:dd:dd.ddd > ");
+        break;
+      case ReplayStrip::idf_monitor:
+        if ((cut = match_shape(view, "dddd-dd-dd dd:dd:dd")) != 0) {
+          if (auto ms = match_shape(view.substr(cut), ".ddd")) cut += ms;
+          if (cut < view.size() && view[cut] == ' ') ++cut;
+        }
+        break;
+    }
+    raw.erase(0, cut);
+  }
+  return raw;
+}
+
 struct ReplayLine {
   std::string bytes;
   std::optional<double> stamp_ms;
@@ -52,8 +112,8 @@ ReplayLine classify(std::string raw) {
 
 class ReplayPort final : public Port {
  public:
-  ReplayPort(const std::filesystem::path& path, ReplayPacing pacing)
-      : path_(path), pacing_(pacing), file_(std::fopen(path.c_str(), "rb")) {
+  ReplayPort(const std::filesystem::path& path, ReplayPacing pacing, std::vector<ReplayStrip> strip)
+      : path_(path), pacing_(pacing), strip_(std::move(strip)), file_(std::fopen(path.c_str(), "rb")) {
     if (file_ == nullptr)
       throw PortError("replay:" + path.string(),
                       fmt::format("cannot read the log: {}", std::strerror(errno)));
@@ -82,7 +142,7 @@ class ReplayPort final : public Port {
       pending_offset_ += count;
     }
     if (filled > 0) return {ReadStatus::data, filled, {}};
-    return {ReadStatus::vanished, 0, fmt::format("end of replay ({})", path_.string())};
+    return {ReadStatus::ended, 0, fmt::format("end of replay ({})", path_.string())};
   }
 
   void write(std::string_view) override {}  // a recording does not listen
@@ -97,13 +157,24 @@ class ReplayPort final : public Port {
     file_ = nullptr;
     cv_.notify_all();
   }
+  bool rewind() override {
+    std::lock_guard lock(mutex_);
+    if (file_ == nullptr) return false;
+    std::rewind(file_);
+    pending_.clear();
+    pending_offset_ = 0;
+    first_stamp_ms_.reset();
+    last_stamp_ms_.reset();
+    due_ = {};
+    return true;
+  }
   std::string describe() const override {
     return fmt::format("replay {} ({} pacing)", path_.string(),
                        pacing_ == ReplayPacing::fast ? "fast" : "original");
   }
   PortKind kind() const override { return PortKind::replay; }
   PortCapabilities capabilities() const override {
-    return {.modem_lines = false, .signal = false, .write = false};
+    return {.modem_lines = false, .signal = false, .write = false, .rewind = true};
   }
 
  private:
@@ -117,6 +188,17 @@ class ReplayPort final : public Port {
         if (c == '\n') break;
       }
       if (raw.empty()) return false;
+      if (!strip_.empty()) {
+        bool ended = raw.back() == '\n';
+        if (ended) raw.pop_back();
+        bool cr = ended && !raw.empty() && raw.back() == '\r';
+        if (cr) raw.pop_back();
+        auto kept = apply_strips(std::move(raw), strip_);
+        if (!kept) continue;
+        raw = std::move(*kept);
+        if (cr) raw += '\r';
+        if (ended) raw += '\n';
+      }
       auto line = classify(std::move(raw));
       if (line.skip) continue;
       pending_ = std::move(line.bytes);
@@ -139,6 +221,7 @@ class ReplayPort final : public Port {
 
   std::filesystem::path path_;
   ReplayPacing pacing_;
+  std::vector<ReplayStrip> strip_;
   std::FILE* file_;
   std::mutex mutex_;
   std::condition_variable cv_;
@@ -153,8 +236,33 @@ class ReplayPort final : public Port {
 
 }  // namespace
 
-std::unique_ptr<Port> open_replay(const std::filesystem::path& path, ReplayPacing pacing) {
-  return std::make_unique<ReplayPort>(path, pacing);
+ReplayStrip parse_replay_strip(std::string_view name) {
+  for (auto strip : {ReplayStrip::arduino_ide, ReplayStrip::platformio, ReplayStrip::idf_monitor,
+                     ReplayStrip::ansi, ReplayStrip::comments})
+    if (to_string(strip) == name) return strip;
+  throw std::invalid_argument(
+      fmt::format("strip \"{}\" is not one of arduino-ide, platformio, idf-monitor, ansi, comments", name));
+}
+
+std::string_view to_string(ReplayStrip strip) {
+  switch (strip) {
+    case ReplayStrip::arduino_ide:
+      return "arduino-ide";
+    case ReplayStrip::platformio:
+      return "platformio";
+    case ReplayStrip::idf_monitor:
+      return "idf-monitor";
+    case ReplayStrip::ansi:
+      return "ansi";
+    case ReplayStrip::comments:
+      return "comments";
+  }
+  return "unknown";
+}
+
+std::unique_ptr<Port> open_replay(const std::filesystem::path& path, ReplayPacing pacing,
+                                  std::vector<ReplayStrip> strip) {
+  return std::make_unique<ReplayPort>(path, pacing, std::move(strip));
 }
 
 }  // namespace provhil::serial

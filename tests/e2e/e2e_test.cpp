@@ -72,8 +72,9 @@ void expect_valid_junit(const fs::path& junit) {
 // ---- the shipped suite ------------------------------------------------------------------------
 
 const std::vector<std::string> shipped = {
-    "provision-ap",    "provision-console",       "invalid-token",      "redirect-308",       "cloud-faults",
-    "cloud-tls-alert", "reprovision-after-erase", "stock-edgent-login", "wrong-wifi-password"};
+    "provision-ap",    "provision-console",       "invalid-token",      "redirect-308",        "cloud-faults",
+    "cloud-tls-alert", "reprovision-after-erase", "stock-edgent-login", "wrong-wifi-password", "ota-refused",
+    "button-reset"};
 
 TEST(ShippedSuite, ListsEveryScenarioFileThisTestRuns) {
   std::set<std::string> files;
@@ -317,6 +318,58 @@ TEST(Usage, ListPrintsThePlanAndRunsNothing) {
   EXPECT_EQ(result.exit_code, 0) << describe(result);
   EXPECT_NE(result.out.find("[sim-"), std::string::npos) << result.out;
   EXPECT_FALSE(fs::exists(dir / "reports" / "junit.xml"));
+}
+
+// ---- a replay board (a real board's log played back) ---------------------------------------------
+
+fs::path write_replay_lab(const TempDir& dir, const std::string& log, const std::string& dialect) {
+  auto port = "replay:" + (source_dir / "tests" / "data" / "real-logs" / log).string() + "?strip=comments";
+  return provhil::test::write_file(dir / "replay-lab.yaml",
+                                   "boards:\n  - name: replay-1\n    port: \"" + port +
+                                       "\"\n    dialect: " + dialect + "\n    tags: [replay]\n" +
+                                       "dialects: " + (source_dir / "fixtures" / "dialects").string() + "\n");
+}
+
+// Two scenarios on one replay board, each from the start of the log: the second sees the whole log
+// too (issue 12), and the reader having read ahead of either changes nothing.
+TEST(ReplayBoard, TwoScenariosOnOneReplayBoardBothSeeTheWholeLog) {
+  TempDir dir;
+  auto lab = write_replay_lab(dir, "01-esp8266-esp01-provision-to-cloud-v1.1.0.log", "edgent-1.1");
+  std::string steps =
+      "boards: { tags: [replay] }\n"
+      "steps:\n"
+      "  - expect: { event: banner }\n"
+      "  - expect: { state: WAIT_CONFIG }\n"
+      "  - expect: { state: CONNECTING_CLOUD }\n";
+  auto first = provhil::test::write_file(dir / "first.yaml", "scenario: first\n" + steps);
+  auto second = provhil::test::write_file(dir / "second.yaml", "scenario: second\n" + steps);
+  auto result = run_provhil({first.string(), second.string(), "--lab", lab.string()}, dir);
+  ASSERT_EQ(result.exit_code, 0) << describe(result);
+  auto results = results_json(dir);
+  ASSERT_EQ(results.at("cases").as_array().size(), 2u);
+  for (const auto& c : results.at("cases").as_array())
+    EXPECT_EQ(c.at("outcome").as_string(), "passed") << boost::json::serialize(c);
+}
+
+// A line the log does not hold is a failed check (exit 1) with the log's last lines, not an
+// infrastructure error (exit 3).
+TEST(ReplayBoard, RunningOutOfLogIsAFailedExpectationWithEvidence) {
+  TempDir dir;
+  auto lab = write_replay_lab(dir, "02-esp32-provision-wifi-fail-701.log", "edgent-1.1");
+  auto scenario = provhil::test::write_file(dir / "never.yaml",
+                                            "scenario: never-online\n"
+                                            "boards: { tags: [replay] }\n"
+                                            "steps:\n"
+                                            "  - expect: { state: CONNECTING_NET }\n"
+                                            "  - expect: { state: RUNNING, within: 60s }\n");
+  auto started = std::chrono::steady_clock::now();
+  auto result = run_provhil({scenario.string(), "--lab", lab.string()}, dir);
+  ASSERT_EQ(result.exit_code, 1) << describe(result);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(50));  // not the 60 s deadline
+  auto junit = read_file(dir / "reports" / "junit.xml");
+  EXPECT_NE(junit.find("the log ended"), std::string::npos) << junit;
+  EXPECT_NE(junit.find("Last error code: 701"), std::string::npos) << junit;  // the evidence
+  expect_valid_junit(dir / "reports" / "junit.xml");
 }
 
 }  // namespace

@@ -292,7 +292,7 @@ lab:
             "simulator)\n"
             "<dir>/lab.yaml:15:11: error: port \"tcp://127.0.0.1\": missing :port (accepted: a device path "
             "(/dev/ttyUSB0), a /dev/serial/by-id/... link, usb:VID:PID[:SERIAL] (hex), tcp://host:port, "
-            "rfc2217://host:port, pty:COMMAND [ARGS], replay:PATH[?pacing=original|fast])\n");
+            "rfc2217://host:port, pty:COMMAND [ARGS], replay:PATH[?pacing=original|fast][&strip=NAME,...])\n");
   // A simulated board may still reset through its console.
   EXPECT_EQ(loaded.value->boards[3].reset.kind, serial::ResetKind::console);
 }

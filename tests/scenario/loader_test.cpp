@@ -170,8 +170,8 @@ struct ShippedLab {
     std::filesystem::create_directories(dir / "dialects");
     for (const auto& entry : std::filesystem::directory_iterator(src / "dialects"))
       std::filesystem::copy_file(entry.path(), dir / "dialects" / entry.path().filename());
-    test::write_file(dir / "sim/esp32.yaml", "# stand-in\n");
-    test::write_file(dir / "sim/esp32-stock.yaml", "# stand-in\n");
+    for (const auto& entry : std::filesystem::directory_iterator(src / "sim"))
+      test::write_file(dir / "sim" / entry.path().filename(), "# stand-in\n");
   }
 };
 
@@ -180,7 +180,7 @@ TEST(ScenarioLoader, ShippedScenariosValidateAgainstTheShippedInventory) {
   auto report = validate_paths({test::source_dir() / "scenarios"}, lab.inventory);
   for (const auto& d : report.diagnostics)
     ADD_FAILURE() << d.to_string();
-  EXPECT_EQ(report.scenarios, 9);
+  EXPECT_EQ(report.scenarios, 11);
   EXPECT_TRUE(report.ok());
 }
 
@@ -227,6 +227,91 @@ TEST(ScenarioLoader, ShippedDialectsMatchTheReferenceLogLines) {
   for (const auto& [name, dialect] : set.by_name)
     for (const char* state : {"WAIT_CONFIG", "CONFIGURING", "CONNECTING_NET", "CONNECTING_CLOUD", "RUNNING"})
       EXPECT_TRUE(dialect.states.count(state)) << name << " lacks " << state;
+}
+
+// Lines real boards printed (tests/data/real-logs/), read by the dialect that fits them (issue 12).
+TEST(ScenarioLoader, ShippedDialectsReadRealBoardLines) {
+  auto loaded = load_dialects(test::source_dir() / "fixtures/dialects");
+  ASSERT_TRUE(loaded.ok());
+  const auto& set = *loaded.value;
+  VariableContext context;
+  auto search = [&](const char* dialect, Matcher::Kind kind, const char* name, const std::string& line,
+                    const char* group = nullptr) -> std::optional<std::string> {
+    Matcher m{kind, name, {}};
+    boost::regex re(matcher_regex(m, *set.find(dialect), context), boost::regex::perl);
+    boost::smatch match;
+    if (!boost::regex_search(line, match, re)) return std::nullopt;
+    return group ? match[group].str() : match.str();
+  };
+  using K = Matcher::Kind;
+  // The ESP-IDF component's wording and the older one, in both State dialects.
+  for (const char* d : {"edgent-state", "edgent-esp-idf"}) {
+    EXPECT_TRUE(search(d, K::state, "CONNECTING_NET", "I (771) edgent.c: State: IDLE => CONNECTING_NET"))
+        << d;
+    EXPECT_TRUE(search(d, K::state, "RUNNING", "I (2981) edgent.c: State: CONNECTING_CLOUD => RUNNING")) << d;
+    EXPECT_TRUE(search(d, K::state, "CONNECTING_CLOUD",
+                       "I (1931) edgent.c: State transition: CONNECTING_NET => CONNECTING_CLOUD"))
+        << d;
+    EXPECT_FALSE(search(d, K::state, "IDLE", "I (771) edgent.c: State: IDLE => CONNECTING_NET")) << d;
+  }
+  EXPECT_TRUE(
+      search("edgent-state", K::state, "RUNNING", "[77] State transition: CONNECTING_CLOUD => RUNNING"));
+  EXPECT_FALSE(
+      search("edgent-esp-idf", K::state, "RUNNING", "I (2981) example: State change event received"));
+  EXPECT_EQ(search("edgent-esp-idf", K::event, "initialized",
+                   "I (771) edgent.c: Blynk.Edgent initialized (device: Blynk Demo-N1A9)", "device_name"),
+            "Blynk Demo-N1A9");
+  // 1.2 reads a stamped device block too; 1.1 keeps the chip out of the AP name.
+  EXPECT_EQ(search("edgent-1.2", K::event, "firmware", "[4007] Firmware: 0.1.0 (build Mar 5 2022 10:44:50)",
+                   "firmware_version"),
+            "0.1.0");
+  EXPECT_EQ(search("edgent-1.1", K::event, "chip", "[408] Device:   ESP8266 @ 80MHz", "chip"),
+            "ESP8266 @ 80MHz");
+  EXPECT_FALSE(search("edgent-1.1", K::event, "ap_ssid", "[408] Device:   ESP8266 @ 80MHz"));
+  for (const char* d : {"edgent-1.1", "edgent-1.2", "edgent-state"}) {
+    EXPECT_EQ(search(d, K::event, "wifi_connecting", "[69505] Connecting to WiFi: \"hotchs\"", "ssid"),
+              "hotchs")
+        << d;
+    EXPECT_EQ(search(d, K::event, "wifi_connecting", "+[35262] Connecting to WiFi: XXXXX", "ssid"), "XXXXX")
+        << d;
+    EXPECT_EQ(search(d, K::event, "last_error", "[99506] Last error code: 701", "error_code"), "701") << d;
+    EXPECT_TRUE(search(d, K::state, "OTA_UPGRADE", "[6849] WAIT_CONFIG => OTA_UPGRADE") ||
+                std::string(d) == "edgent-state")
+        << d;
+    EXPECT_EQ(search(d, K::event, "ota_url", "[6849] Firmware update URL: http://ny3.blynk.cloud/static/x",
+                     "ota_url"),
+              "http://ny3.blynk.cloud/static/x")
+        << d;
+    EXPECT_TRUE(search(d, K::event, "ota_http_error", "[13130] HTTP response should be 200")) << d;
+    EXPECT_EQ(search(d, K::event, "button_hold",
+                     "[37471] Hold the button for 10 seconds to reset configuration...", "hold_seconds"),
+              "10")
+        << d;
+    EXPECT_TRUE(search(d, K::event, "elf_sha256", "ELF file SHA256: 0a1b2c3d4e5f6789")) << d;
+    EXPECT_TRUE(search(d, K::event, "rebooting", "Rebooting...")) << d;
+    EXPECT_EQ(search(d, K::event, "banner", "__/ v1.0.1 on ESP32", "library_version"), "1.0.1") << d;
+  }
+  for (const char* d : {"edgent-1.1", "edgent-1.2"}) {
+    EXPECT_TRUE(search(d, K::event, "scanning_networks", "[5000] Scanning networks...")) << d;
+    EXPECT_EQ(search(d, K::event, "networks_found", "[5100] Found networks: 7", "network_count"), "7") << d;
+    EXPECT_EQ(search(d, K::event, "current_time", "+[39348] Current time: Mon Jan  2 15:47:06 2023",
+                     "current_time"),
+              "Mon Jan  2 15:47:06 2023")
+        << d;
+  }
+  // A boot line for `reset` in every family, and a line `dialect: auto` tells it by.
+  for (const auto& [name, dialect] : set.by_name) {
+    EXPECT_TRUE(dialect.boot.has_value()) << name;
+    EXPECT_TRUE(dialect.detect.has_value()) << name;
+  }
+  auto boots = [&](const char* d, const std::string& line) {
+    return boost::regex_search(line, boost::regex(set.find(d)->boot->regex, boost::regex::perl));
+  };
+  EXPECT_TRUE(boots("edgent-esp-idf", "rst:0xc (SW_CPU_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)"));
+  EXPECT_TRUE(boots("edgent-esp-idf", "I (29) boot: ESP-IDF v5.1 2nd stage bootloader"));
+  EXPECT_FALSE(boots("edgent-esp-idf", "I (2981) example: Initial connection established"));
+  EXPECT_TRUE(boots("edgent-1.1", " ets Jan  8 2013,rst cause:2, boot mode:(3,6)"));
+  EXPECT_TRUE(boots("edgent-1.1", "        /___/ v1.1.0 on ESP8266"));
 }
 
 TEST(ScenarioLoader, ADialectErrorNamesTheRegexAndItsPlace) {

@@ -27,8 +27,8 @@ TEST(ValidateCli, DefaultsCheckTheShippedTreeFromTheProjectFolder) {
   options.working_dir = test::source_dir().string();
   auto result = test::run_process({PROVHIL_BINARY, "validate", "scenarios", "fixtures"}, options);
   EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
-  // 9 scenarios, the inventory, 3 dialects and the simulator profiles.
-  EXPECT_NE(result.out.find("(9 scenarios, inventory fixtures/boards.yaml): 0 errors, 0 warnings"),
+  // 11 scenarios, the inventory, 4 dialects and the simulator profiles.
+  EXPECT_NE(result.out.find("(11 scenarios, inventory fixtures/boards.yaml): 0 errors, 0 warnings"),
             std::string::npos)
       << result.out;
 }
@@ -51,7 +51,7 @@ TEST(ValidateCli, ShippedScenariosPassWithExitZero) {
   auto result = test::run_process({PROVHIL_BINARY, "validate", "--lab", lab.inventory.string()}, options);
   EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
   EXPECT_EQ(result.err, "");
-  EXPECT_NE(result.out.find("(9 scenarios"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("(11 scenarios"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find(": 0 errors, 0 warnings"), std::string::npos) << result.out;
 }
 

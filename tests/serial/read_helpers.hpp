@@ -17,7 +17,8 @@ inline std::string read_until(Port& port, const std::string& needle,
     if (last != nullptr) *last = result;
     if (result.status == ReadStatus::data) {
       seen.append(buffer, result.size);
-    } else if (result.status == ReadStatus::vanished || Clock::now() >= deadline) {
+    } else if (result.status == ReadStatus::vanished || result.status == ReadStatus::ended ||
+               Clock::now() >= deadline) {
       break;
     }
   }

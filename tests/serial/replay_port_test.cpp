@@ -25,8 +25,69 @@ TEST(ReplayPort, FastPlaysEverythingThenEnds) {
   auto text = test::read_until(*port, "never", 10s, &last);
   EXPECT_LT(Clock::now() - start, 2s);  // fast: the 8 s of stamps are not waited for
   EXPECT_EQ(text, "[1000] Booting\n[2000] Connecting to WiFi\nno stamp here\n[9000] Ready (ping: 12ms).");
-  EXPECT_EQ(last.status, ReadStatus::vanished);
+  EXPECT_EQ(last.status, ReadStatus::ended);  // the log is over: not a fault of the port
   EXPECT_NE(last.reason.find("end of replay"), std::string::npos) << last.reason;
+}
+
+TEST(ReplayPort, RewindPlaysTheLogAgainFromTheFirstLine) {
+  provhil::test::TempDir dir;
+  auto path = provhil::test::write_file(dir / "board.log", "[10] first\n[20] second\n");
+  auto port = open_replay(path);
+  EXPECT_TRUE(port->capabilities().rewind);
+  ReadResult last;
+  EXPECT_EQ(test::read_until(*port, "never", 10s, &last), "[10] first\n[20] second\n");
+  EXPECT_EQ(last.status, ReadStatus::ended);
+  ASSERT_TRUE(port->rewind());
+  EXPECT_EQ(test::read_until(*port, "never", 10s, &last), "[10] first\n[20] second\n");
+  EXPECT_EQ(last.status, ReadStatus::ended);
+}
+
+TEST(ReplayPort, LivePortsDoNotRewind) {
+  SpawnOptions spawn;
+  spawn.argv = {"/bin/cat"};
+  auto port = spawn_pty(spawn);
+  EXPECT_FALSE(port->capabilities().rewind);
+  EXPECT_FALSE(port->rewind());
+}
+
+TEST(ReplayPort, StripsMonitorPrefixesOnRequest) {
+  provhil::test::TempDir dir;
+  auto path = provhil::test::write_file(
+      dir / "monitor.log",
+      "# a note at the head of a posted log\n"
+      "16:45:09.120 -> [639] INIT => WAIT_CONFIG\r\n"
+      "16:45:10.001 > [1749] AP SSID: Blynk TempSensB04-8E17E\n"
+      "2023-01-02 16:45:11.250 \x1b[0;32mI (771) edgent.c: State: IDLE => CONNECTING_NET\x1b[0m\n"
+      "2023-01-02 16:45:12 plain\n"
+      "12:00 -> not a stamp\n");
+  auto port = open_port(
+      parse_port_spec("replay:" + path.string() + "?strip=arduino-ide,platformio,idf-monitor,ansi,comments"));
+  EXPECT_EQ(test::read_until(*port, "never"),
+            "[639] INIT => WAIT_CONFIG\r\n"
+            "[1749] AP SSID: Blynk TempSensB04-8E17E\n"
+            "I (771) edgent.c: State: IDLE => CONNECTING_NET\n"
+            "plain\n"
+            "12:00 -> not a stamp\n");
+  // Without the option the bytes are played as they are.
+  auto plain = open_replay(path);
+  EXPECT_NE(test::read_until(*plain, "never").find("16:45:09.120 -> [639]"), std::string::npos);
+}
+
+TEST(ReplayPort, BadOptionsSayWhatIsAccepted) {
+  for (const char* text :
+       {"replay:/x.log?strip=arduino", "replay:/x.log?speed=fast", "replay:/x.log?pacing=slow"}) {
+    try {
+      parse_port_spec(text);
+      ADD_FAILURE() << text << " parsed";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();
+    }
+  }
+  auto spec = parse_port_spec("replay:/logs/a?b.log?pacing=original&strip=arduino-ide");
+  EXPECT_EQ(spec.path, "/logs/a?b.log");
+  EXPECT_EQ(spec.pacing, ReplayPacing::original);
+  ASSERT_EQ(spec.strip.size(), 1U);
+  EXPECT_EQ(spec.strip[0], ReplayStrip::arduino_ide);
 }
 
 TEST(ReplayPort, OriginalPacingFollowsTheStamps) {
