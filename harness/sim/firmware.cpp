@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <ctime>
 #include <memory>
 #include <random>
 #include <set>
@@ -278,6 +279,7 @@ class Board {
     spawn(read_signals());
     if (profile_.faults.garbage_every.count() > 0) spawn(garbage_bursts());
     if (profile_.faults.serial_vanish_after.count() > 0) spawn(serial_vanish());
+    if (profile_.faults.button_hold_after.count() > 0) spawn(button_hold());
   }
 
   BootResult result() const { return result_; }
@@ -306,8 +308,12 @@ class Board {
     io_.stop();
   }
 
-  ms scaled(ms real) const {
-    return ms(static_cast<long long>(static_cast<double>(real.count()) * time_scale_));
+  // The delay a real board takes, as this run waits it. The part not waited still counts in the log's
+  // stamps (skipped_), so they grow as on a real board at any time scale (all `[0]` at scale 0 before).
+  ms scaled(ms real) {
+    const ms waited(static_cast<long long>(static_cast<double>(real.count()) * time_scale_));
+    if (waited < real) skipped_ += real - waited;
+    return waited;
   }
 
   awaitable<void> sleep_for(ms duration) {
@@ -344,28 +350,34 @@ class Board {
     }
   }
 
-  long long millis() const { return std::chrono::duration_cast<ms>(Clock::now() - boot_start_).count(); }
+  long long millis() const {
+    return std::chrono::duration_cast<ms>(Clock::now() - boot_start_ + skipped_).count();
+  }
 
   void emit(std::string_view bytes) {
     if (!out_.write(bytes)) finish(false, ResetReason::power_on, 0);  // the serial side is gone
   }
-  void log(std::string_view text) { emit(fmt::format("[{}] {}\r\n", millis(), text)); }
+  // An Arduino Edgent line `[ms] text`. The ESP-IDF component's own lines differ and are not modelled
+  // beyond its state lines (idf_log): it prints none of these.
+  void log(std::string_view text) {
+    if (esp_idf()) return;
+    emit(fmt::format("[{}] {}\r\n", millis(), text));
+  }
+  // `I (ms) tag: text`, the ESP-IDF log frame.
+  void idf_log(std::string_view tag, std::string_view text) {
+    emit(fmt::format("I ({}) {}: {}\r\n", millis(), tag, text));
+  }
 
   bool newer_dialect() const { return profile_.dialect == Dialect::edgent_1_2; }
+  bool esp_idf() const { return profile_.dialect == Dialect::edgent_esp_idf; }
+  bool esp8266() const { return profile_.board_type == "ESP8266"; }
 
+  // `Blynk <template name>-<5 hex>`: real boards end the name in five upper-case hex characters
+  // (`Blynk TempSensB04-8E17E`, tests/data/real-logs/01); here derived from the MAC.
   std::string ap_ssid() const {
-    static constexpr std::string_view alphabet = "0W8N4Y1HP5DF9K6JM3C2UA7R";
-    std::uint32_t n = crc32(profile_.mac);
-    std::string unique;
-    char prev = 0;
-    for (int i = 0; i < 4; ++i, n /= alphabet.size()) {
-      char c = alphabet[n % alphabet.size()];
-      if (c == prev) c = alphabet[(n + 1) % alphabet.size()];
-      unique += c;
-      prev = c;
-    }
     const std::string prefix = "Blynk";
-    return prefix + " " + profile_.template_name.substr(0, 31 - 6 - prefix.size()) + "-" + unique;
+    return fmt::format("{} {}-{:05X}", prefix, profile_.template_name.substr(0, 31 - 6 - prefix.size()),
+                       crc32(profile_.mac) & 0xFFFFFu);
   }
 
   // ------------------------------------------------------------------------------------ boot
@@ -378,6 +390,16 @@ class Board {
     for (int i = 0; i < 12; ++i)
       noise += static_cast<char>(byte(rng_));
     emit(noise);
+    if (esp8266()) {
+      // The ESP8266 ROM (74880 baud on a real board, so often garbage): `rst cause:` 1 power on, 2 reset pin
+      // or software restart.
+      emit(
+          fmt::format("\r\n ets Jan  8 2013,rst cause:{}, boot mode:(3,6)\r\n\r\n"
+                      "load 0x4010f000, len 3424, room 16 \r\ntail 0\r\nchksum 0x2e\r\n"
+                      "load 0x3fff20b8, len 40, room 8 \r\ntail 0\r\nchksum 0x2b\r\ncsum 0x2b\r\n",
+                      reason_ == ResetReason::power_on ? 1 : 2));
+      return;
+    }
     const char* rst = reason_ == ResetReason::power_on ? "rst:0x1 (POWERON_RESET)" : "rst:0xc (SW_CPU_RESET)";
     emit(fmt::format(
         "\r\nets Jul 29 2019 12:21:46\r\n\r\n{},boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n"
@@ -389,6 +411,10 @@ class Board {
   }
 
   void banner() {
+    if (esp_idf()) {  // no logo: the component's first line
+      idf_log("edgent.c", fmt::format("Blynk.Edgent initialized (device: {})", ap_ssid()));
+      return;
+    }
     emit(
         fmt::format("[{}] \r\n"
                     "    ___  __          __\r\n"
@@ -422,10 +448,12 @@ class Board {
       block += fmt::format(" Free mem:  {}\r\n", p.free_mem);
       block += rule + "\r\n";
       emit(block);
-    } else {
+    } else if (!esp_idf()) {
+      // As real 1.0/1.1 boards print it (tests/data/real-logs/01 for ESP8266, 05 for ESP32).
       const std::string rule(26, '-');
       log(rule);
       log(fmt::format("Product:  {}", p.template_name));
+      if (esp8266()) log(fmt::format("Hardware: {}", p.hardware_version));
       log(fmt::format("Firmware: {} (build {})", p.firmware_version, p.build));
       if (config_.valid)
         log(fmt::format("Token:    ...{}", config_.token.size() >= 4
@@ -434,8 +462,18 @@ class Board {
       log(fmt::format("Device:   {} @ {}MHz", p.board_type, p.cpu_mhz));
       log(fmt::format("MAC:      {}", p.mac));
       log(fmt::format("Flash:    {}K", p.flash_kb));
-      log(fmt::format("ESP sdk:  {}", p.sdk));
-      log(fmt::format("Chip rev: {}", p.chip_rev));
+      if (esp8266()) {
+        log("ESP core: 3.0.2");
+        log(fmt::format("ESP SDK:  {}", p.sdk));
+        log("Boot Ver: 31");
+        log("Boot Mode:1");
+        // Sketch size / free sketch space and its MD5 (made up from the build: no image to hash).
+        log(fmt::format("FW info:  469056/2674688, MD5:{:08x}{:08x}{:08x}{:08x}", crc32(p.build),
+                        crc32(p.firmware_version), crc32(p.template_id), crc32(p.mac)));
+      } else {
+        log(fmt::format("ESP sdk:  {}", p.sdk));
+        log(fmt::format("Chip rev: {}", p.chip_rev));
+      }
       log(fmt::format("Free mem: {}", p.free_mem));
       log(rule);
     }
@@ -455,7 +493,7 @@ class Board {
       finish(true, ResetReason::software, 0);
       co_return;
     }
-    emit("\r\n>");
+    if (!esp_idf()) emit("\r\n>");
     set_state(config_.valid ? State::CONNECTING_NET : State::WAIT_CONFIG);
     // What arrived during boot waited in the UART buffer; the console reads it from the first loop on.
     console_ready_ = true;
@@ -484,6 +522,9 @@ class Board {
         case State::RESET_CONFIG:
           co_await reset_config();
           break;
+        case State::OTA_UPGRADE:
+          co_await ota_upgrade();
+          break;
         default:
           co_await error_state();
           break;
@@ -496,9 +537,17 @@ class Board {
     wake();
   }
 
-  void set_state(State s) {
+  // `logged = false`: a change the firmware makes without its transition line (the button reset's
+  // RESET_CONFIG in real-logs/03).
+  void set_state(State s, bool logged = true) {
     if (s == state_ || finished_) return;
-    log(fmt::format("{} => {}", state_name(state_), state_name(s)));
+    if (logged && esp_idf()) {
+      // The component's first state is IDLE (tests/data/real-logs/10).
+      idf_log("edgent.c",
+              fmt::format("State: {} => {}", state_ == State::INIT ? "IDLE" : state_name(state_), state_name(s)));
+    } else if (logged) {
+      log(fmt::format("{} => {}", state_name(state_), state_name(s)));
+    }
     state_ = s;
     ++state_epoch_;
     wake();
@@ -509,10 +558,14 @@ class Board {
   }
 
   void set_last_error(int code) {
-    // Only an unprovisioned board records it (the app reads it from board_info.json).
+    // Only an unprovisioned board records it (the app reads it from board_info.json); recording it
+    // saves the configuration, and both are logged (tests/data/real-logs/02:
+    // `[99506] Last error code: 701`, `[99510] Configuration stored to flash`).
     if (config_.valid) return;
     config_.last_error = code;
+    log(fmt::format("Last error code: {}", code));
     store_.save(config_);
+    log("Configuration stored to flash");
   }
 
   // ------------------------------------------------------------------------------------ states
@@ -530,6 +583,7 @@ class Board {
       log("AP IP:   192.168.4.1");
     }
     log("AP URL:  blynk.setup");
+    if (profile_.faults.ota_after.count() > 0) spawn(ota_request(state_epoch_));
     while (!finished_ && (state_ == State::WAIT_CONFIG || state_ == State::CONFIGURING))
       co_await wait_for_change(1000ms);
     ap_.reset();
@@ -567,10 +621,22 @@ class Board {
   }
 
   awaitable<void> connect_cloud() {
-    if (profile_.faults.hang_connecting_cloud) {
+    // The ESP-IDF component's cloud side is MQTT, which is not modelled (the interceptor does not speak
+    // it): such a board stays in CONNECTING_CLOUD.
+    if (profile_.faults.hang_connecting_cloud || esp_idf()) {
       while (!finished_ && state_ == State::CONNECTING_CLOUD)
         co_await wait_for_change(1000ms);
       co_return;
+    }
+    if (esp8266()) {
+      // ESP8266 sets its clock (certificate dates) first: `Current time: Mon Jan  2 15:47:06 2023`
+      // before `Connecting to blynk.cloud:443` (tests/data/real-logs/01).
+      const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+      std::tm utc{};
+      gmtime_r(&now, &utc);
+      char text[64];
+      std::strftime(text, sizeof text, "%a %b %e %H:%M:%S %Y", &utc);
+      log(fmt::format("Current time: {}", text));
     }
     if (profile_.provision_call && !config_.valid && !provisioned_) {
       const auto outcome = co_await provision();
@@ -697,7 +763,7 @@ class Board {
         co_return Outcome::failed;
       }
       if (connected.status == net::ConnectStatus::connect_failed) co_return Outcome::failed;
-      log("Certificate OK");
+      if (!esp8266()) log("Certificate OK");  // ESP8266 on 1.1 prints none (tests/data/real-logs/01)
       const auto sent_at = Clock::now();
       const auto error =
           co_await tls_.write(frame(kLogin, next_id(), config_.token), profile_.network_timeout);
@@ -851,6 +917,19 @@ class Board {
   }
 
   awaitable<void> reset_config() {
+    if (button_reset_) {
+      button_reset_ = false;
+      log("Resetting configuration!");
+      config_ = BoardConfig{};
+      store_.erase();
+      provisioned_ = false;
+      log("Configuration stored to flash");
+      const bool stayed9 = co_await stay(State::RESET_CONFIG, scaled(255ms));
+      if (!stayed9) co_return;
+      if (!esp8266()) log("nvs_flash_erase: Success");
+      set_state(State::WAIT_CONFIG);
+      co_return;
+    }
     log("Resetting configuration!");
     config_ = BoardConfig{};
     store_.erase();
@@ -903,6 +982,41 @@ class Board {
         burst += static_cast<char>(byte(rng_));
       emit(burst + "\r\n");
     }
+  }
+
+  // The button held (faults.button_hold_after), as real-logs/03 shows it: the reset comes 570 ms after
+  // the hold message, the configuration is erased, and the state goes RESET_CONFIG => WAIT_CONFIG
+  // without a logged transition into RESET_CONFIG.
+  awaitable<void> button_hold() {
+    co_await sleep_for(profile_.faults.button_hold_after);
+    if (finished_) co_return;
+    log("Hold the button for 10 seconds to reset configuration...");
+    co_await sleep_for(scaled(570ms));
+    if (finished_) co_return;
+    button_reset_ = true;
+    set_state(State::RESET_CONFIG, false);
+  }
+
+  // An OTA request in config mode (faults.ota_after), timed as in real-logs/05.
+  awaitable<void> ota_request(std::uint64_t epoch) {
+    co_await sleep_for(profile_.faults.ota_after);
+    if (finished_ || epoch != state_epoch_) co_return;
+    log("Disconnected");
+    set_state(State::OTA_UPGRADE);
+  }
+
+  awaitable<void> ota_upgrade() {
+    log(fmt::format("Firmware update URL: {}", profile_.faults.ota_url));
+    const bool stayed8 = co_await stay(State::OTA_UPGRADE, scaled(6281ms));
+    if (!stayed8) co_return;
+    if (profile_.faults.ota_status != 200) {
+      log("HTTP response should be 200");
+      set_state(State::ERROR);
+      co_return;
+    }
+    // A successful download (and flashing) is not modelled: the board restarts on its old firmware.
+    log("Update successfully completed. Rebooting.");
+    finish(true, ResetReason::software, 0);
   }
 
   awaitable<void> serial_vanish() {
@@ -1220,6 +1334,8 @@ class Board {
   double time_scale_;
   std::mt19937 rng_;
   Clock::time_point boot_start_ = Clock::now();
+  ms skipped_{0};              // delays not waited at this time scale (counted in the stamps)
+  bool button_reset_ = false;  // RESET_CONFIG was entered by the button (its own lines)
 
   BootResult result_;
   bool finished_ = false;

@@ -125,7 +125,8 @@ void read_board(const Reader& r, const YAML::Node& node, Profile& p) {
 
 void read_firmware(const Reader& r, const YAML::Node& node, Profile& p) {
   r.expect_map(node, "firmware",
-               {"template_id", "template_name", "type", "version", "build", "mcu_type", "library_version"});
+               {"template_id", "template_name", "type", "version", "build", "mcu_type", "library_version",
+                "hardware_version"});
   if (node["template_id"]) {
     p.template_id = r.text(node["template_id"], "firmware.template_id");
     // The firmware only checks the prefix (edgent.md section 2).
@@ -143,6 +144,8 @@ void read_firmware(const Reader& r, const YAML::Node& node, Profile& p) {
   }
   if (node["library_version"])
     p.library_version = r.text(node["library_version"], "firmware.library_version");
+  if (node["hardware_version"])
+    p.hardware_version = r.text(node["hardware_version"], "firmware.hardware_version");
 }
 
 void read_cloud(const Reader& r, const YAML::Node& node, Profile& p) {
@@ -212,7 +215,8 @@ void read_wifi(const Reader& r, const YAML::Node& node, Profile& p) {
 void read_faults(const Reader& r, const YAML::Node& node, Profile& p) {
   r.expect_map(node, "faults",
                {"boot_noise", "reboot_loop", "hang_connecting_cloud", "garbage_every", "garbage_bytes",
-                "wrong_template_id", "no_redirects", "serial_vanish_after", "crash_in_state", "crash_after"});
+                "wrong_template_id", "no_redirects", "serial_vanish_after", "crash_in_state", "crash_after",
+                "button_hold_after", "ota_after", "ota_url", "ota_status"});
   auto& f = p.faults;
   if (node["boot_noise"]) f.boot_noise = r.flag(node["boot_noise"], "faults.boot_noise");
   if (node["reboot_loop"]) f.reboot_loop = r.flag(node["reboot_loop"], "faults.reboot_loop");
@@ -237,6 +241,12 @@ void read_faults(const Reader& r, const YAML::Node& node, Profile& p) {
              "CONNECTING_NET, CONNECTING_CLOUD, RUNNING, SWITCH_TO_STA");
   }
   if (node["crash_after"]) f.crash_after = r.duration(node["crash_after"], "faults.crash_after");
+  if (node["button_hold_after"])
+    f.button_hold_after = r.duration(node["button_hold_after"], "faults.button_hold_after");
+  if (node["ota_after"]) f.ota_after = r.duration(node["ota_after"], "faults.ota_after");
+  if (node["ota_url"]) f.ota_url = r.text(node["ota_url"], "faults.ota_url");
+  if (node["ota_status"])
+    f.ota_status = static_cast<int>(r.integer(node["ota_status"], "faults.ota_status", 100, 599));
 }
 
 }  // namespace
@@ -244,11 +254,20 @@ void read_faults(const Reader& r, const YAML::Node& node, Profile& p) {
 std::optional<Dialect> parse_dialect(std::string_view name) {
   if (name == "edgent-1.2") return Dialect::edgent_1_2;
   if (name == "edgent-1.1") return Dialect::edgent_1_1;
+  if (name == "edgent-esp-idf") return Dialect::edgent_esp_idf;
   return std::nullopt;
 }
 
 std::string_view dialect_name(Dialect dialect) {
-  return dialect == Dialect::edgent_1_1 ? "edgent-1.1" : "edgent-1.2";
+  switch (dialect) {
+    case Dialect::edgent_1_1:
+      return "edgent-1.1";
+    case Dialect::edgent_1_2:
+      return "edgent-1.2";
+    case Dialect::edgent_esp_idf:
+      return "edgent-esp-idf";
+  }
+  return "edgent-1.2";
 }
 
 Profile load_profile(const std::filesystem::path& path) {
@@ -273,7 +292,8 @@ Profile load_profile(const std::filesystem::path& path) {
       const auto name = r.text(root["dialect"], "dialect");
       const auto dialect = parse_dialect(name);
       if (!dialect)
-        r.fail(root["dialect"], fmt::format("unknown dialect '{}' (known: edgent-1.1, edgent-1.2)", name));
+        r.fail(root["dialect"],
+               fmt::format("unknown dialect '{}' (known: edgent-1.1, edgent-1.2, edgent-esp-idf)", name));
       p.dialect = *dialect;
     }
     if (root["board"]) read_board(r, root["board"], p);

@@ -11,7 +11,8 @@
 namespace provhil::sim {
 
 // Which firmware generation's serial output the simulated board prints (see docs/sim.md).
-enum class Dialect { edgent_1_1, edgent_1_2 };
+// edgent_esp_idf: the ESP-IDF component's `I (ms) edgent.c: State: A => B` lines only.
+enum class Dialect { edgent_1_1, edgent_1_2, edgent_esp_idf };
 
 // One network the simulated WiFi radio "sees".
 struct SimNetwork {
@@ -35,6 +36,15 @@ struct SimFaults {
   std::chrono::milliseconds serial_vanish_after{0};  // the serial side goes away (process exits) after this
   std::string crash_in_state;                        // Guru Meditation crash on entering this state
   std::chrono::milliseconds crash_after{0};          // ... this long after entering it
+  // The user holds the board's button this long after each boot (0: never): `Hold the button ...`,
+  // `Resetting configuration!`, the flash erased, `RESET_CONFIG => WAIT_CONFIG` (real-logs/03).
+  std::chrono::milliseconds button_hold_after{0};
+  // An OTA request arrives this long after the setup AP is up (0: never): `Disconnected`,
+  // `WAIT_CONFIG => OTA_UPGRADE`, `Firmware update URL: <ota_url>`; the download is not made: it
+  // answers `ota_status`, and anything but 200 is `HTTP response should be 200`, ERROR (real-logs/05).
+  std::chrono::milliseconds ota_after{0};
+  std::string ota_url = "http://ny3.blynk.cloud/static/firmware.ota.bin";
+  int ota_status = 404;
 };
 
 // A simulated board: identity, firmware, WiFi environment, cloud behaviour, faults.
@@ -60,6 +70,7 @@ struct Profile {
   std::string build = "Oct  1 2023 12:00:00";  // __DATE__ " " __TIME__
   std::string mcu_type = "MCU";                // MCU or NCP
   std::string library_version = "1.2.0";       // banner "v<..>", blVer
+  std::string hardware_version = "1.0.0";      // 1.1 device block `Hardware:` (ESP8266 boards print it)
 
   // cloud
   bool provision_call = true;                         // false: stock Edgent, logs in only
@@ -73,8 +84,10 @@ struct Profile {
   // WiFi
   std::string ip = "192.168.50.23";  // "Using Dynamic IP"
   std::chrono::milliseconds wifi_connect_time{1500};
-  std::chrono::milliseconds wifi_fail_time{5000};  // a wrong password or missing network takes this long
-  int wifi_retries = 1;                            // attempts before last_error 701
+  // A wrong password or missing network: `Last error code: 701` this long after `Connecting to WiFi`
+  // (30 s on real 1.x boards, tests/data/real-logs/02).
+  std::chrono::milliseconds wifi_fail_time{30000};
+  int wifi_retries = 1;  // attempts before last_error 701
   std::vector<SimNetwork> networks;
 
   double time_scale = 1.0;

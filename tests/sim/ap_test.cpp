@@ -16,7 +16,7 @@ TEST_F(SimTest, BoardInfoAnswersAndMovesToConfiguring) {
   EXPECT_TRUE(std::regex_match(
       r.body,
       std::regex(R"(\{"board":"Lab Device","tmpl_id":"TMPL8sRFwcfqL","fw_type":"TMPL8sRFwcfqL",)"
-                 R"("fw_ver":"0.1.0","ssid":"Blynk Lab Device-[0-9A-Z]{4}","bssid":"24:0A:C4:5E:11:09",)"
+                 R"("fw_ver":"0.1.0","ssid":"Blynk Lab Device-[0-9A-F]{5}","bssid":"24:0A:C4:5E:11:09",)"
                  R"("mac":"24:0A:C4:5E:11:08","last_error":0,"wifi_scan":true,"static_ip":true\})")))
       << r.body;
   want("WAIT_CONFIG => CONFIGURING\r\n");
@@ -109,6 +109,8 @@ TEST_F(SimTest, WrongWifiPasswordEndsInError701AndConfigMode) {
   want("Switching to STA...\r\n");
   want("SWITCH_TO_STA => CONNECTING_NET\r\n");
   want("Connecting to WiFi: LabNet\r\n");
+  want("Last error code: 701\r\n");  // as real-logs/02 shows it
+  want("Configuration stored to flash\r\n");
   want("CONNECTING_NET => ERROR\r\n");
   want("Restarting after error.\r\n");
   want("rst:0xc (SW_CPU_RESET)");

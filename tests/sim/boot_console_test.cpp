@@ -18,7 +18,7 @@ std::string boot_log(PtyBoard& board, std::string& before_banner) {
   if (banner == std::string::npos) return "(no banner in: " + *text + ")";
   const auto start = text->rfind('[', banner);
   before_banner = text->substr(0, start);
-  static const std::regex suffix(R"(Lab Device-[0-9A-Z]{4})");
+  static const std::regex suffix(R"(Lab Device-[0-9A-F]{5})");
   return std::regex_replace(normalize_millis(text->substr(start)), suffix, "Lab Device-XXXX");
 }
 
@@ -121,7 +121,7 @@ TEST_F(SimConsole, HelpAndQuestionMarkListEveryCommand) {
 TEST_F(SimConsole, DevinfoAnswersJson) {
   const auto answer = normalize_millis(type("devinfo"));
   EXPECT_TRUE(std::regex_match(
-      answer, std::regex(R"(devinfo\r\n\{"name":"Blynk Lab Device-[0-9A-Z]{4}","board":"Lab Device",)"
+      answer, std::regex(R"(devinfo\r\n\{"name":"Blynk Lab Device-[0-9A-F]{5}","board":"Lab Device",)"
                          R"("tmpl_id":"TMPL8sRFwcfqL","fw_type":"TMPL8sRFwcfqL","fw_ver":"0.1.0"\}\r\n>)")))
       << answer;
 }

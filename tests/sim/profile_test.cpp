@@ -42,7 +42,7 @@ std::string error_of(const std::string& yaml) {
 
 TEST(SimProfile, ErrorsSayWhereAndWhy) {
   EXPECT_EQ(error_of("dialect: edgent-9\n"),
-            "bad.yaml:1:10: unknown dialect 'edgent-9' (known: edgent-1.1, edgent-1.2)");
+            "bad.yaml:1:10: unknown dialect 'edgent-9' (known: edgent-1.1, edgent-1.2, edgent-esp-idf)");
   EXPECT_EQ(error_of("board:\n  typo: 1\n"),
             "bad.yaml:2:3: unknown key 'typo' in board (known: chip_rev, cpu_mhz, flash_kb, free_mem, mac, "
             "sdk, type)");
