@@ -15,6 +15,7 @@ packages=(
   libyaml-cpp-dev libpugixml-dev libcli11-dev
   libxml2-utils curl openssl clang-format clang-tidy
   ser2net  # serial tests: tcp:// ports through a real ser2net
+  dpkg-dev  # the .deb's Depends: CPack runs dpkg-shlibdeps
 )
 
 missing=()

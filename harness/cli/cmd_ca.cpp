@@ -32,34 +32,37 @@ void add_ca_command(CLI::App& app, int& exit_code) {
   auto force = std::make_shared<bool>(false);
 
   auto* init = command->add_subcommand("init", "Create the lab CA (EC P-256, 10 years, back-dated 2 days)");
-  init->add_option("--dir", *dir,
-                   "CA folder (default: $XDG_STATE_HOME/provhil/ca or ~/.local/state/provhil/ca)");
+  init->add_option("--ca-dir,--dir", *dir,
+                   "CA folder (default: $PROVHIL_CA_DIR, else $XDG_STATE_HOME/provhil/ca or "
+                   "~/.local/state/provhil/ca)");
   init->add_flag("--force", *force, "Replace an existing CA (boards built for the old one stop trusting us)");
   init->callback([&exit_code, dir, force] {
-    std::filesystem::path folder = dir->empty() ? intercept::default_ca_dir() : std::filesystem::path(*dir);
-    if (!*force && std::filesystem::exists(folder / "ca.key")) {
-      fmt::print(stderr, "provhil ca init: {}: a lab CA already exists here (use --force to replace it)\n",
-                 folder.string());
-      exit_code = to_int(ExitCode::usage);
-      return;
-    }
     try {
+      std::filesystem::path folder = dir->empty() ? intercept::default_ca_dir() : std::filesystem::path(*dir);
+      std::error_code ec;
+      if (!*force && std::filesystem::exists(folder / "ca.key", ec)) {
+        fmt::print(stderr, "provhil ca init: {}: a lab CA already exists here (use --force to replace it)\n",
+                   folder.string());
+        exit_code = to_int(ExitCode::usage);
+        return;
+      }
       auto info = intercept::init_lab_ca(folder, *force);
       fmt::print("created a lab CA\n");
       print_info(info);
       exit_code = to_int(ExitCode::passed);
     } catch (const intercept::LabCaError& e) {
-      fmt::print(stderr, "provhil ca init: {}\n", e.what());
+      fmt::print(stderr, "provhil ca init: {}\n  ({})\n", e.what(), intercept::ca_dir_options());
       exit_code = to_int(ExitCode::infrastructure);
     }
   });
 
   auto* show = command->add_subcommand("show", "Print where the lab CA is and its fingerprint");
-  show->add_option("--dir", *dir,
-                   "CA folder (default: $XDG_STATE_HOME/provhil/ca or ~/.local/state/provhil/ca)");
+  show->add_option("--ca-dir,--dir", *dir,
+                   "CA folder (default: $PROVHIL_CA_DIR, else $XDG_STATE_HOME/provhil/ca or "
+                   "~/.local/state/provhil/ca)");
   show->callback([&exit_code, dir] {
-    std::filesystem::path folder = dir->empty() ? intercept::default_ca_dir() : std::filesystem::path(*dir);
     try {
+      std::filesystem::path folder = dir->empty() ? intercept::default_ca_dir() : std::filesystem::path(*dir);
       print_info(intercept::load_lab_ca(folder));
       exit_code = to_int(ExitCode::passed);
     } catch (const intercept::LabCaError& e) {

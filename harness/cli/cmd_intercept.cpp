@@ -14,6 +14,7 @@
 #include "common/exit_codes.hpp"
 #include "common/secrets.hpp"
 #include "intercept/interceptor.hpp"
+#include "intercept/lab_ca.hpp"
 
 namespace provhil::cli {
 
@@ -98,6 +99,17 @@ int run_intercept(const InterceptOptions& options) {
   config.key_file = options.key;
   config.journal_path = options.journal;
   if (options.plain_port >= 0) config.plain_http_port = static_cast<std::uint16_t>(options.plain_port);
+
+  if (config.cert_file.empty()) {
+    // The lab CA first, so that an unusable folder is reported with the ways to choose another.
+    try {
+      if (config.ca_dir.empty()) config.ca_dir = intercept::default_ca_dir();
+      intercept::ensure_lab_ca(config.ca_dir);
+    } catch (const intercept::LabCaError& e) {
+      fmt::print(stderr, "provhil intercept: {}\n  ({})\n", e.what(), intercept::ca_dir_options());
+      return to_int(ExitCode::infrastructure);
+    }
+  }
 
   SecretMasker masker;
   masker.set_enabled(!options.show_secrets);
@@ -204,7 +216,9 @@ void add_intercept_command(CLI::App& app, int& exit_code) {
       ->check(CLI::ExistingFile);
   command->add_flag("--rewrite-redirects", options->rewrite_redirects,
                     "Proxy: point an upstream redirect's Location back at the interceptor");
-  command->add_option("--ca-dir", options->ca_dir, "Lab CA folder (created when missing)");
+  command->add_option("--ca-dir", options->ca_dir,
+                      "Lab CA folder, created when missing (default: $PROVHIL_CA_DIR, else "
+                      "$XDG_STATE_HOME/provhil/ca or ~/.local/state/provhil/ca)");
   command
       ->add_option("--cert", options->cert, "Serve this certificate (chain, PEM) instead of minting leaves")
       ->check(CLI::ExistingFile);

@@ -11,6 +11,7 @@
 #include "cli/commands.hpp"
 #include "common/exit_codes.hpp"
 #include "scenario/loader.hpp"
+#include "scenario/project.hpp"
 #include "serial/detail/fd_port.hpp"
 #include "serial/port.hpp"
 
@@ -149,13 +150,20 @@ void add_ports_command(CLI::App& app, int& exit_code) {
   command->add_flag("--json", options->json, "Print JSON instead of a table");
   command->add_option(
       "--inventory", options->inventory,
-      "Lab inventory whose boards are mapped to ports (default: fixtures/boards.yaml when present)");
+      "Lab inventory whose boards are mapped to ports (default: the project's, when in a project)");
   command->add_option("--by-id-dir", options->by_id_dir, "Folder of by-id links")->capture_default_str();
   command->add_option("--sys-class-tty", options->sys_class_tty)->group("");
   command->add_option("--dev-dir", options->dev_dir)->group("");
   command->callback([options, &exit_code] {
-    if (options->inventory.empty() && fs::exists("fixtures/boards.yaml"))
-      options->inventory = "fixtures/boards.yaml";
+    // The project's inventory when there is a project; ports are listed without one too.
+    if (options->inventory.empty()) {
+      std::error_code ec;
+      if (auto root = scenario::find_project_root(fs::current_path(ec))) {
+        auto project = scenario::load_project(*root);
+        if (project.ok() && fs::exists(project.value->inventory, ec))
+          options->inventory = project.value->inventory.lexically_proximate(fs::current_path(ec)).string();
+      }
+    }
     exit_code = run_ports(*options);
   });
 }

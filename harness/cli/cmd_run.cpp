@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/project_paths.hpp"
 #include "common/exit_codes.hpp"
 #include "runner/runner.hpp"
 
@@ -25,11 +26,13 @@ extern "C" void on_interrupt(int /*signal*/) {
 void add_run_command(CLI::App& app, int& exit_code) {
   auto* command = app.add_subcommand(
       "run",
-      "Run scenarios on the boards of the lab inventory (default: scenarios/ on the simulated boards)");
+      "Run scenarios on the boards of the lab inventory (default: the project's, found from the current "
+      "folder up by its provhil.yaml)");
   struct Args {
     std::vector<std::string> paths;
-    std::string lab = "fixtures/boards.yaml";
-    std::string reports = "reports";
+    std::string lab;
+    std::string reports;
+    std::string ca_dir;
     std::string junit;
     std::vector<std::string> filters;
     bool one_board = false;
@@ -42,9 +45,12 @@ void add_run_command(CLI::App& app, int& exit_code) {
     double time_scale = -1;
   };
   auto args = std::make_shared<Args>();
-  command->add_option("scenarios", args->paths, "Scenario files or folders (default: scenarios/)");
-  command->add_option("--lab", args->lab, "Lab inventory (default: fixtures/boards.yaml)");
-  command->add_option("--reports", args->reports, "Report folder (default: reports/)");
+  command->add_option("scenarios", args->paths, "Scenario files or folders (default: the project's)");
+  command->add_option("--lab", args->lab, "Lab inventory (default: the project's)");
+  command->add_option("--reports", args->reports, "Report folder (default: the project's)");
+  command->add_option("--ca-dir", args->ca_dir,
+                      "Lab CA folder (default: $PROVHIL_CA_DIR, the inventory's interceptor.ca_dir, "
+                      "else ~/.local/state/provhil/ca; a run on simulated boards only uses a throwaway CA)");
   command->add_option("--junit", args->junit, "Where to write the JUnit XML (default: <reports>/junit.xml)");
   command->add_option("--filter", args->filters,
                       "Run scenarios whose name contains, or tag equals, this (repeatable)");
@@ -62,10 +68,20 @@ void add_run_command(CLI::App& app, int& exit_code) {
   command->add_option("--sim-time-scale", args->time_scale,
                       "Time scale of simulated boards (0 = no artificial delays); default: their profiles'");
   command->callback([&exit_code, args] {
+    ProjectPaths given;
+    given.scenarios.assign(args->paths.begin(), args->paths.end());
+    given.inventory = args->lab;
+    given.reports = args->reports;
+    auto paths = resolve_project_paths("run", std::move(given), true);
+    if (!paths) {
+      exit_code = to_int(ExitCode::usage);
+      return;
+    }
     runner::RunOptions options;
-    if (!args->paths.empty()) options.paths.assign(args->paths.begin(), args->paths.end());
-    options.inventory = args->lab;
-    options.report_dir = args->reports;
+    options.paths = paths->scenarios;
+    options.inventory = paths->inventory;
+    options.report_dir = paths->reports;
+    if (!args->ca_dir.empty()) options.ca_dir = args->ca_dir;
     if (!args->junit.empty()) options.junit_path = args->junit;
     options.filters = args->filters;
     options.one_board = args->one_board;

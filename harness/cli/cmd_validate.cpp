@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "cli/commands.hpp"
+#include "cli/project_paths.hpp"
 #include "common/exit_codes.hpp"
 #include "scenario/loader.hpp"
 #include "sim/profile.hpp"
@@ -16,7 +17,7 @@ namespace {
 
 struct ValidateOptions {
   std::vector<std::string> paths;
-  std::string lab = "fixtures/boards.yaml";
+  std::string lab;
   bool require_secrets = false;
   std::string secrets;
   bool quiet = false;
@@ -42,12 +43,16 @@ scenario::Diagnostic profile_diagnostic(const std::filesystem::path& profile, st
 int run_validate(const ValidateOptions& options) {
   using scenario::Diagnostic;
   auto started = std::chrono::steady_clock::now();
-  std::vector<std::filesystem::path> paths(options.paths.begin(), options.paths.end());
-  if (paths.empty()) paths.emplace_back("scenarios");
+  ProjectPaths given;
+  given.scenarios.assign(options.paths.begin(), options.paths.end());
+  given.inventory = options.lab;
+  auto resolved = resolve_project_paths("validate", std::move(given), false);
+  if (!resolved) return to_int(ExitCode::usage);
+  const auto& paths = resolved->scenarios;
   scenario::InventoryOptions inventory_options;
   inventory_options.require_secrets = options.require_secrets;
   if (!options.secrets.empty()) inventory_options.secrets_file = options.secrets;
-  auto report = scenario::validate_paths(paths, options.lab, inventory_options);
+  auto report = scenario::validate_paths(paths, resolved->inventory, inventory_options);
   // Simulator profiles belong to the sim module, above scenario: checked here.
   for (const auto& profile : report.sim_profiles) {
     ++report.files_checked;
@@ -68,8 +73,8 @@ int run_validate(const ValidateOptions& options) {
   if (!options.quiet || errors > 0)
     fmt::print(
         "provhil validate: {} files ({} scenarios, inventory {}): {} error{}, {} warning{} in {:.3f} s\n",
-        report.files_checked, report.scenarios, options.lab, errors, errors == 1 ? "" : "s", warnings,
-        warnings == 1 ? "" : "s", elapsed);
+        report.files_checked, report.scenarios, resolved->inventory.string(), errors, errors == 1 ? "" : "s",
+        warnings, warnings == 1 ? "" : "s", elapsed);
   return to_int(errors > 0 ? ExitCode::usage : ExitCode::passed);
 }
 
@@ -83,9 +88,9 @@ void add_validate_command(CLI::App& app, int& exit_code) {
   command->add_option(
       "paths", options->paths,
       "Scenario files or folders (searched for *.yaml); inventories and dialects found there are "
-      "checked too (default: scenarios)");
-  command->add_option("--lab", options->lab, "Lab inventory to check scenarios against")
-      ->capture_default_str();
+      "checked too (default: the project's, found from the current folder up by its provhil.yaml)");
+  command->add_option("--lab", options->lab,
+                      "Lab inventory to check scenarios against (default: the project's)");
   command->add_flag("--require-secrets", options->require_secrets,
                     "Treat a secret that cannot be resolved (unset env variable, missing key) as an error");
   command->add_option("--secrets", options->secrets,

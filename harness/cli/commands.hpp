@@ -9,6 +9,7 @@ class App;
 namespace provhil::cli {
 
 // Each subcommand registers itself on the app; when it runs it stores its exit code in `exit_code`.
+void add_init_command(CLI::App& app, int& exit_code);
 void add_run_command(CLI::App& app, int& exit_code);
 void add_validate_command(CLI::App& app, int& exit_code);
 void add_ports_command(CLI::App& app, int& exit_code);

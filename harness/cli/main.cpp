@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
       "            3 infrastructure (port, listener), 130 interrupted.");
 
   int exit_code = to_int(ExitCode::usage);
+  provhil::cli::add_init_command(app, exit_code);
   provhil::cli::add_run_command(app, exit_code);
   provhil::cli::add_validate_command(app, exit_code);
   provhil::cli::add_ports_command(app, exit_code);

@@ -189,12 +189,25 @@ std::string pem_of(X509* cert) {
   return std::string(data, static_cast<std::size_t>(size));
 }
 
+std::optional<fs::path> ca_dir_from_environment() {
+  if (const char* dir = std::getenv("PROVHIL_CA_DIR"); dir && *dir) return fs::path(dir);
+  return std::nullopt;
+}
+
 fs::path default_ca_dir() {
+  if (auto dir = ca_dir_from_environment()) return *dir;
   if (const char* state = std::getenv("XDG_STATE_HOME"); state && *state)
     return fs::path(state) / "provhil" / "ca";
   if (const char* home = std::getenv("HOME"); home && *home)
     return fs::path(home) / ".local" / "state" / "provhil" / "ca";
-  return fs::temp_directory_path() / "provhil" / "ca";
+  // Never a shared folder such as /tmp: the CA key lets anyone who reads it impersonate the cloud.
+  throw LabCaError("no lab CA folder: none of PROVHIL_CA_DIR, XDG_STATE_HOME and HOME is set");
+}
+
+std::string ca_dir_options() {
+  return "give the CA folder with --ca-dir DIR or the PROVHIL_CA_DIR environment variable (or "
+         "interceptor.ca_dir in the inventory); the default is $XDG_STATE_HOME/provhil/ca, else "
+         "~/.local/state/provhil/ca";
 }
 
 LabCaInfo init_lab_ca(const fs::path& dir, bool force) {

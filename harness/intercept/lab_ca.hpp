@@ -3,6 +3,7 @@
 // interceptor can terminate their TLS with leaves it mints per SNI name.
 
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -22,8 +23,14 @@ struct LabCaInfo {
   std::string sha256_fingerprint;     // "AB:CD:..."
 };
 
-// $XDG_STATE_HOME/provhil/ca, else ~/.local/state/provhil/ca.
+// $PROVHIL_CA_DIR when set and not empty.
+std::optional<std::filesystem::path> ca_dir_from_environment();
+// Where the lab CA is when no --ca-dir says: $PROVHIL_CA_DIR, else $XDG_STATE_HOME/provhil/ca, else
+// $HOME/.local/state/provhil/ca. Throws LabCaError when none of them is set (callers add
+// ca_dir_options(): they know which flags they have).
 std::filesystem::path default_ca_dir();
+// How a user chooses the CA folder, for the end of an error message about it.
+std::string ca_dir_options();
 
 // Creates a CA in `dir` (EC P-256, 10 years, back-dated 2 days, CA:TRUE, keyCertSign). Refuses to
 // overwrite an existing CA unless `force`. Throws LabCaError saying which file and why.

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <condition_variable>
@@ -20,6 +21,7 @@
 #include "common/exit_codes.hpp"
 #include "common/version.hpp"
 #include "intercept/interceptor.hpp"
+#include "intercept/lab_ca.hpp"
 #include "report/writer.hpp"
 #include "runner/board_session.hpp"
 #include "runner/case_runner.hpp"
@@ -269,6 +271,21 @@ int run(const RunOptions& options, std::ostream& out, std::ostream& err) {
     }
   }
 
+  // The run's private folder: simulator state files, AP endpoint files, unmasked raw logs, and the
+  // throwaway CA of a run on simulated boards only.
+  char temp_pattern[] = "/tmp/provhil-run-XXXXXX";
+  if (::mkdtemp(temp_pattern) == nullptr) {
+    std::string why =
+        fmt::format("cannot create a work folder like {}: {}", temp_pattern, std::strerror(errno));
+    err << "provhil run: " << why << "\n";
+    for (const auto& [name, w] : work)
+      for (const auto* p : w.pairs)
+        record(error_case(*p, why));
+    writer->finish();
+    return to_int(ExitCode::infrastructure);
+  }
+  const std::filesystem::path work_dir = temp_pattern;
+
   // ---- the interceptor: one for the run ----
   intercept::InterceptorConfig config;
   {
@@ -282,12 +299,29 @@ int run(const RunOptions& options, std::ostream& out, std::ostream& err) {
                       ? intercept::InterceptorConfig::Mode::proxy
                       : intercept::InterceptorConfig::Mode::mock;
     config.upstream_url = settings.upstream;
-    if (settings.ca_dir) config.ca_dir = *settings.ca_dir;
+    // The lab CA: named by flag, environment or inventory, in that order. Simulated boards trust any
+    // CA they are handed, so a run on them alone needs none of the lab's (nor a writable home).
+    bool all_simulated =
+        std::all_of(work.begin(), work.end(), [](const auto& w) { return w.second.board->simulated(); });
+    if (options.ca_dir)
+      config.ca_dir = *options.ca_dir;
+    else if (auto from_env = intercept::ca_dir_from_environment())
+      config.ca_dir = *from_env;
+    else if (settings.ca_dir)
+      config.ca_dir = *settings.ca_dir;
+    else if (all_simulated)
+      config.ca_dir = work_dir / "ca";
     config.journal_path = options.report_dir / "interceptor.jsonl";
     config.masker = &masker;
   }
   std::unique_ptr<intercept::Interceptor> interceptor;
   try {
+    try {
+      if (config.ca_dir.empty()) config.ca_dir = intercept::default_ca_dir();
+      intercept::ensure_lab_ca(config.ca_dir);
+    } catch (const intercept::LabCaError& e) {
+      throw intercept::LabCaError(fmt::format("{}; {}", e.what(), intercept::ca_dir_options()));
+    }
     interceptor = std::make_unique<intercept::Interceptor>(config);
   } catch (const std::exception& e) {
     err << fmt::format("provhil run: the interceptor could not start: {}\n", e.what());
@@ -295,23 +329,12 @@ int run(const RunOptions& options, std::ostream& out, std::ostream& err) {
       for (const auto* p : w.pairs)
         record(error_case(*p, fmt::format("the interceptor could not start: {}", e.what())));
     writer->finish();
+    std::error_code ignored;
+    std::filesystem::remove_all(work_dir, ignored);
     return to_int(ExitCode::infrastructure);
   }
 
   // ---- boards in parallel, each board's pairs in order ----
-  // The run's private folder: simulator state files, AP endpoint files, unmasked raw logs.
-  char temp_pattern[] = "/tmp/provhil-run-XXXXXX";
-  if (::mkdtemp(temp_pattern) == nullptr) {
-    std::string why =
-        fmt::format("cannot create a work folder like {}: {}", temp_pattern, std::strerror(errno));
-    err << "provhil run: " << why << "\n";
-    for (const auto& [name, w] : work)
-      for (const auto* p : w.pairs)
-        record(error_case(*p, why));
-    writer->finish();
-    return to_int(ExitCode::infrastructure);
-  }
-  const std::filesystem::path work_dir = temp_pattern;
   SimLaunch sim;
   sim.provhil_binary = options.provhil_binary.empty() ? self_binary() : options.provhil_binary;
   sim.work_dir = work_dir;

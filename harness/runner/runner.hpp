@@ -33,6 +33,8 @@ struct RunOptions {
   Verbosity verbosity = Verbosity::normal;
   bool show_secrets = false;
   std::optional<double> sim_time_scale;  // overrides the simulator profiles' time scale
+  // The lab CA folder (--ca-dir); before $PROVHIL_CA_DIR and the inventory's interceptor.ca_dir.
+  std::optional<std::filesystem::path> ca_dir;
   std::filesystem::path provhil_binary;  // spawns simulated boards; empty: this process's own binary
   // Set from a signal handler (SIGINT/SIGTERM): start nothing new, tear down, write the reports.
   std::atomic<bool>* interrupted = nullptr;

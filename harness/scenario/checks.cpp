@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "scenario/loader.hpp"
+#include "scenario/project.hpp"
 #include "scenario/variables.hpp"
 #include "scenario/yaml_reader.hpp"
 
@@ -410,6 +411,7 @@ std::vector<std::filesystem::path> find_scenario_files(const std::vector<std::fi
 }
 
 FileKind detect_file_kind(const std::filesystem::path& file) {
+  if (file.filename() == project_file_name) return FileKind::project;
   auto text = detail::read_text_file(file);
   return text ? kind_of_text(*text) : FileKind::unknown;
 }
@@ -480,7 +482,7 @@ ValidationReport validate_paths(const std::vector<std::filesystem::path>& paths,
                                               SourceLocation{file.string(), 0, 0}, "cannot read the file"});
       return;
     }
-    result.kind = kind_of_text(*text);
+    result.kind = file.filename() == project_file_name ? FileKind::project : kind_of_text(*text);
     switch (result.kind) {
       case FileKind::scenario: {
         auto scenario = parse_scenario(*text, file.string());
@@ -510,6 +512,9 @@ ValidationReport validate_paths(const std::vector<std::filesystem::path>& paths,
         result.diagnostics = load_dialect(file).diagnostics;
         break;
       case FileKind::sim_profile:
+        break;
+      case FileKind::project:
+        result.diagnostics = load_project(file.has_parent_path() ? file.parent_path() : ".").diagnostics;
         break;
       case FileKind::unknown:
         result.diagnostics.push_back(

@@ -38,9 +38,14 @@ class InventoryParser {
   Inventory parse(const YAML::Node& root) {
     Inventory inv;
     inv.dialects_dir = base_ / "dialects";
+    // No dialect folder of the project's own: the installed dialects.
+    if (std::error_code ec; !std::filesystem::exists(inv.dialects_dir, ec) && options_.data_dir &&
+                            std::filesystem::is_directory(*options_.data_dir / "dialects", ec))
+      inv.dialects_dir = *options_.data_dir / "dialects";
     if (!r_.expect_map(root, "an inventory file")) return inv;
     r_.check_keys(root, {"boards", "lab", "interceptor", "dialects"}, "the inventory");
     if (const YAML::Node d = root["dialects"]; d.IsDefined()) {
+      // Named on purpose: used as given, never replaced by the installed ones.
       if (auto text = r_.text(d, "'dialects' (the dialect folder)"))
         inv.dialects_dir = expand_path(*text, base_);
     }
@@ -274,8 +279,20 @@ class InventoryParser {
         if (file.find('/') == std::string::npos && file.find('.') == std::string::npos)
           file = "sim/" + file + ".yaml";
         board.sim_profile = expand_path(file, base_);
-        if (!std::filesystem::exists(*board.sim_profile))
-          r_.error(profile, fmt::format("simulator profile not found: {}", board.sim_profile->string()));
+        std::error_code ec;
+        if (!std::filesystem::exists(*board.sim_profile, ec)) {
+          // Not beside the inventory: an installed profile of that relative name.
+          std::optional<std::filesystem::path> installed;
+          if (options_.data_dir && std::filesystem::path(file).is_relative() && file.rfind("~/", 0) != 0)
+            installed = (*options_.data_dir / file).lexically_normal();
+          if (installed && std::filesystem::exists(*installed, ec)) {
+            board.sim_profile = *installed;
+          } else {
+            r_.error(profile, fmt::format("simulator profile not found: {}{}", board.sim_profile->string(),
+                                          installed ? fmt::format(" (nor installed: {})", installed->string())
+                                                    : std::string()));
+          }
+        }
       }
     }
     if (const YAML::Node n = item["baud"]; n.IsDefined())

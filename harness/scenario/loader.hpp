@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/data_dir.hpp"
 #include "scenario/model.hpp"
 
 namespace provhil::scenario {
@@ -44,6 +45,10 @@ struct InventoryOptions {
   bool require_secrets = false;
   // Overrides `lab.secrets_file`; `PROVHIL_SECRETS` in the environment does too.
   std::optional<std::filesystem::path> secrets_file;
+  // provhil's installed shared data (common/data_dir.hpp). A relative simulator profile that is not
+  // beside the inventory, and the default dialect folder when the inventory's folder has none, are
+  // taken from here: a lab project needs no copies of its own.
+  std::optional<std::filesystem::path> data_dir = shared_data_dir();
 };
 Loaded<Inventory> load_inventory(const std::filesystem::path& file, const InventoryOptions& options = {});
 
@@ -65,8 +70,9 @@ std::vector<std::filesystem::path> find_scenario_files(const std::vector<std::fi
                                                        std::vector<Diagnostic>& diagnostics);
 
 // What a YAML file is, from its top-level keys: `scenario:`, `boards:`, `dialect:`.
-// (`dialect:` alone, without states or events, is a simulator profile.)
-enum class FileKind { scenario, inventory, dialect, sim_profile, unknown };
+// (`dialect:` alone, without states or events, is a simulator profile.) A file named provhil.yaml is
+// a project file (scenario/project.hpp).
+enum class FileKind { scenario, inventory, dialect, sim_profile, project, unknown };
 FileKind detect_file_kind(const std::filesystem::path& file);
 
 // `provhil validate`: loads the inventory, its dialects, and every file under `paths` (scenarios,
