@@ -16,6 +16,7 @@ packages=(
   libxml2-utils curl openssl clang-format clang-tidy
   ser2net  # serial tests: tcp:// ports through a real ser2net
   dpkg-dev  # the .deb's Depends: CPack runs dpkg-shlibdeps
+  clang-14 libclang-rt-14-dev  # the `fuzz` preset: libFuzzer, ASan + UBSan (fuzz/)
 )
 
 missing=()

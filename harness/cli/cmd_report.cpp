@@ -5,6 +5,7 @@
 #include "cli/commands.hpp"
 #include "common/exit_codes.hpp"
 #include "report/writer.hpp"
+#include "runner/work_dir.hpp"
 
 namespace provhil::cli {
 
@@ -27,8 +28,14 @@ void add_report_command(CLI::App& app, int& exit_code) {
     report::ReportOptions options;
     options.output_dir = args->dir;
     if (!args->junit.empty()) options.junit_path = args->junit;
+    // A killed run's private folder still holds its unmasked raw logs: removed here too.
+    runner::remove_dead_work_dirs();
     try {
-      auto cases = report::rebuild_from_journal(options);
+      std::size_t skipped = 0;
+      auto cases = report::rebuild_from_journal(options, &skipped);
+      if (skipped > 0)
+        fmt::print(stderr, "provhil report: skipped {} damaged journal line{}\n", skipped,
+                   skipped == 1 ? "" : "s");
       fmt::print("provhil report: rebuilt {} case(s) into {} and {}\n", cases,
                  options.junit_path.value_or(options.output_dir / "junit.xml").string(),
                  (options.output_dir / "results.json").string());

@@ -80,4 +80,33 @@ bool is_valid_utf8(std::string_view bytes) {
   return true;
 }
 
+std::optional<std::pair<int, int>> first_invalid_utf8(std::string_view text) {
+  if (is_valid_utf8(text)) return std::nullopt;  // the common case: one pass
+  int line = 1;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    auto end = text.find('\n', start);
+    auto row = text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+    if (!is_valid_utf8(row)) {
+      // Walk the sequences: the first one that does not decode is the place.
+      std::size_t column = 0;
+      while (column < row.size()) {
+        auto lead = static_cast<unsigned char>(row[column]);
+        std::size_t length = lead < 0x80         ? 1
+                             : lead >> 5 == 0x6  ? 2
+                             : lead >> 4 == 0xE  ? 3
+                             : lead >> 3 == 0x1E ? 4
+                                                 : 0;
+        if (length == 0 || !is_valid_utf8(row.substr(column, length))) break;
+        column += length;
+      }
+      return std::pair<int, int>{line, static_cast<int>(column) + 1};
+    }
+    if (end == std::string_view::npos) break;
+    start = end + 1;
+    ++line;
+  }
+  return std::pair<int, int>{line, 1};
+}
+
 }  // namespace provhil

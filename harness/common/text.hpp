@@ -1,7 +1,9 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace provhil {
 
@@ -12,5 +14,8 @@ std::string sanitize_text(std::string_view bytes);
 
 // True when `bytes` is well-formed UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF).
 bool is_valid_utf8(std::string_view bytes);
+
+// The 1-based line and column (in bytes) of the first byte that is not valid UTF-8, if any.
+std::optional<std::pair<int, int>> first_invalid_utf8(std::string_view text);
 
 }  // namespace provhil

@@ -1,5 +1,8 @@
 #include "console/console.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -705,20 +708,23 @@ bool Console::rewind() {
 }
 
 void Console::set_logs(const std::filesystem::path& raw_log, const std::filesystem::path& text_log) {
-  auto open = [](const std::filesystem::path& path) -> std::FILE* {
+  // The raw log holds what the board printed, secrets unmasked: readable by its owner only.
+  auto open = [](const std::filesystem::path& path, mode_t mode) -> std::FILE* {
     if (path.empty()) return nullptr;
     std::error_code ec;
     if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
-    std::FILE* file = std::fopen(path.c_str(), "ab");
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, mode);
+    std::FILE* file = fd < 0 ? nullptr : ::fdopen(fd, "ab");
+    if (fd >= 0 && file == nullptr) ::close(fd);
     if (file == nullptr)
       throw std::runtime_error(
           fmt::format("cannot open log file {}: {}", path.string(), std::strerror(errno)));
     return file;
   };
-  std::FILE* new_raw = open(raw_log);
+  std::FILE* new_raw = open(raw_log, 0600);
   std::FILE* new_text = nullptr;
   try {
-    new_text = open(text_log);
+    new_text = open(text_log, 0644);
   } catch (...) {
     if (new_raw != nullptr) std::fclose(new_raw);
     throw;

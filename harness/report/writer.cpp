@@ -1,6 +1,7 @@
 #include "report/writer.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -37,7 +39,8 @@ std::string errno_text() {
   return std::strerror(errno);
 }
 
-// Makes a board or scenario name safe as one path component.
+// Makes a board or scenario name safe as one path component. A name that had to change gets a hash of
+// the original after it, so that `x/y` and `x_y` never share a folder.
 std::string safe_component(std::string_view name) {
   std::string out;
   for (char c : name) {
@@ -46,8 +49,18 @@ std::string safe_component(std::string_view name) {
     out += keep ? c : '_';
   }
   if (out.empty() || out == "." || out == "..") out = "_" + out;
+  if (out != name) {
+    std::uint32_t hash = 2166136261u;  // FNV-1a
+    for (char c : name)
+      hash = (hash ^ static_cast<unsigned char>(c)) * 16777619u;
+    out += fmt::format("~{:08x}", hash);
+  }
   return out;
 }
+
+constexpr const char* lock_name = ".provhil.lock";
+// The longest journal line `report --rebuild` reads (a case line holds bounded excerpts: far less).
+constexpr std::size_t max_journal_line = std::size_t{64} << 20;
 
 void write_all(int fd, std::string_view data, const fs::path& path) {
   while (!data.empty()) {
@@ -227,7 +240,9 @@ struct ReportWriter::Impl {
   int flush_waiters = 0;      // flush() callers: the rewriter skips its pacing for them
   bool stopping = false;
   bool finished = false;
-  std::string failure;  // a background rewrite failed: reported by the next call
+  std::string failure;         // a background rewrite failed: reported by the next call
+  std::string journal_broken;  // a journal write failed: nothing more is added (docs/report.md)
+  Fd lock_fd;
   Fd journal_fd;
   Fd fragments_fd;
   std::thread rewriter;
@@ -248,6 +263,31 @@ struct ReportWriter::Impl {
         throw ReportError(
             fmt::format("{}: cannot create the report folder: {}", folder.string(), ec.message()));
     }
+    lock_folder();
+  }
+
+  // One run (or rebuild) per reports folder: two would interleave one journal and one junit.xml.
+  // flock, not a pid file: the lock goes with the process, kill -9 included.
+  void lock_folder() {
+    fs::path path = options.output_dir / lock_name;
+    lock_fd.reset(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+    if (lock_fd.get() < 0) throw ReportError(fmt::format("{}: cannot open: {}", path.string(), errno_text()));
+    if (::flock(lock_fd.get(), LOCK_EX | LOCK_NB) != 0) {
+      int error = errno;
+      char holder[32] = {};
+      auto got = ::pread(lock_fd.get(), holder, sizeof holder - 1, 0);
+      std::string pid = got > 0 ? std::string(holder, static_cast<std::size_t>(got)) : std::string("?");
+      while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' '))
+        pid.pop_back();
+      if (error == EWOULDBLOCK)
+        throw ReportFolderInUse(
+            fmt::format("{}: the reports folder is in use by another provhil run (pid {}); give each run its "
+                        "own --reports",
+                        options.output_dir.string(), pid));
+      throw ReportError(fmt::format("{}: cannot lock: {}", path.string(), std::strerror(error)));
+    }
+    std::string pid = fmt::format("{}\n", ::getpid());
+    if (::ftruncate(lock_fd.get(), 0) == 0) (void)!::pwrite(lock_fd.get(), pid.data(), pid.size(), 0);
   }
 
   ~Impl() { stop(); }
@@ -268,9 +308,20 @@ struct ReportWriter::Impl {
     }
   }
 
+  // Under the mutex. After a failed write (a full disk) the journal is cut back to its last whole
+  // line and takes nothing more: what it holds stays a valid journal.
   void append_journal(std::string line) {
+    if (!journal_broken.empty()) throw ReportError(journal_broken);
     line += '\n';
-    write_all(journal_fd.get(), line, journal);
+    try {
+      write_all(journal_fd.get(), line, journal);
+    } catch (const ReportError& e) {
+      journal_broken = e.what();
+      if (::ftruncate(journal_fd.get(), static_cast<off_t>(journal_size)) != 0) {
+        // Nothing more to do: rebuild skips a torn last line.
+      }
+      throw;
+    }
     if (options.sync_to_disk) ::fdatasync(journal_fd.get());
     journal_size += line.size();
   }
@@ -646,7 +697,42 @@ ReportWriter::Counts ReportWriter::counts() const {
   return counts;
 }
 
-std::size_t rebuild_from_journal(const ReportOptions& options) {
+namespace {
+
+enum class LineRead { line, torn, too_long, end };
+
+// Thrown past the per-line recovery: the whole journal is unusable.
+class TwoRunsInJournal : public ReportError {
+ public:
+  using ReportError::ReportError;
+};
+
+// The next line of `in` without its '\n', at most `max` bytes kept: a longer one is read to its end
+// and dropped (a journal is read in bounded memory whatever it holds).
+LineRead read_line(std::streambuf& in, std::string& line, std::size_t max, std::uint64_t& consumed) {
+  line.clear();
+  bool any = false;
+  bool too_long = false;
+  for (;;) {
+    int c = in.sbumpc();
+    if (c == std::char_traits<char>::eof())
+      return !any ? LineRead::end : too_long ? LineRead::too_long : LineRead::torn;
+    any = true;
+    ++consumed;
+    if (c == '\n') return too_long ? LineRead::too_long : LineRead::line;
+    if (too_long) continue;
+    if (line.size() >= max) {
+      too_long = true;
+      std::string().swap(line);
+      continue;
+    }
+    line.push_back(static_cast<char>(c));
+  }
+}
+
+}  // namespace
+
+std::size_t rebuild_from_journal(const ReportOptions& options, std::size_t* skipped_lines) {
   SecretMasker unused;  // the journal is already masked and sanitised
   auto impl = std::make_unique<ReportWriter::Impl>(options, unused);
   std::ifstream in(impl->journal, std::ios::binary);
@@ -658,23 +744,38 @@ std::size_t rebuild_from_journal(const ReportOptions& options) {
   std::uint64_t offset = 0;
   std::size_t line_number = 0;
   std::size_t recovered = 0;
+  std::size_t skipped = 0;
   bool have_run = false;
-  while (std::getline(in, line)) {
+  for (;;) {
+    std::uint64_t start = offset;
+    auto read = read_line(*in.rdbuf(), line, max_journal_line, offset);
+    if (read == LineRead::end) break;
     ++line_number;
-    bool complete_line = !in.eof();  // the last line of a killed run may be torn
-    std::uint64_t size = line.size() + (complete_line ? 1 : 0);
+    std::uint64_t size = offset - start;
+    // A torn last line is what kill -9 mid-write leaves: not counted as damage.
+    if (read == LineRead::torn) break;
+    if (read == LineRead::too_long) {
+      ++skipped;
+      continue;
+    }
     std::error_code ec;
     json::value record = json::parse(line, ec);
     if (ec || !record.is_object()) {
-      if (!complete_line) break;
-      throw ReportError(fmt::format("{}:{}: not a journal record: {}", impl->journal.string(), line_number,
-                                    ec ? ec.message() : "not an object"));
+      ++skipped;  // one damaged line loses one record, not the run
+      continue;
     }
+    std::optional<CaseRecord> case_record;
     try {
       const auto& object = record.get_object();
       auto type = object.at("type").as_string();
       std::lock_guard lock(impl->mutex);
       if (type == "run") {
+        // Two runs in one journal (written before reports folders were locked) cannot be told apart.
+        if (have_run)
+          throw TwoRunsInJournal(fmt::format(
+              "{}:{}: a second run record: two runs wrote this journal; their cases cannot be told apart, "
+              "nothing was rebuilt",
+              impl->journal.string(), line_number));
         impl->set_run(object.at("run").as_object());
         have_run = true;
       } else if (type == "plan") {
@@ -682,30 +783,36 @@ std::size_t rebuild_from_journal(const ReportOptions& options) {
       } else if (type == "board") {
         impl->boards.push_back(object.at("board"));
       } else if (type == "case") {
-        CaseRecord case_record;
-        case_record.suite_file = object.at("suite_file").as_string();
-        case_record.suite_name = object.at("suite_name").as_string();
-        case_record.name = object.at("name").as_string();
-        case_record.outcome = outcome_from(object.at("outcome").as_string());
-        case_record.duration_ns = object.at("duration_ns").to_number<std::int64_t>();
-        case_record.started_ns = object.at("started_ns").to_number<std::int64_t>();
+        CaseRecord c;
+        c.suite_file = object.at("suite_file").as_string();
+        c.suite_name = object.at("suite_name").as_string();
+        c.name = object.at("name").as_string();
+        c.outcome = outcome_from(object.at("outcome").as_string());
+        c.duration_ns = object.at("duration_ns").to_number<std::int64_t>();
+        c.started_ns = object.at("started_ns").to_number<std::int64_t>();
         for (const auto& pair : object.at("suite_properties").as_array()) {
-          case_record.suite_properties.emplace_back(pair.as_array().at(0).as_string(),
-                                                    pair.as_array().at(1).as_string());
+          c.suite_properties.emplace_back(pair.as_array().at(0).as_string(),
+                                          pair.as_array().at(1).as_string());
         }
-        case_record.fragment = object.at("junit").as_string();
-        (void)object.at("result");
-        impl->store(std::move(case_record), offset, size);
-        ++recovered;
+        c.fragment = object.at("junit").as_string();
+        if (!object.at("result").is_object()) throw ReportError("'result' is not an object");
+        case_record = std::move(c);
       }
-    } catch (const std::exception& e) {
-      throw ReportError(
-          fmt::format("{}:{}: bad journal record: {}", impl->journal.string(), line_number, e.what()));
+    } catch (const TwoRunsInJournal&) {
+      throw;
+    } catch (const std::exception&) {
+      ++skipped;  // a line that parses but is not a whole record
+      continue;
     }
-    offset += size;
+    if (case_record) {
+      std::lock_guard lock(impl->mutex);
+      impl->store(std::move(*case_record), start, size);
+      ++recovered;
+    }
   }
   if (!have_run)
     throw ReportError(fmt::format("{}: no run record: not a provhil journal", impl->journal.string()));
+  if (skipped_lines != nullptr) *skipped_lines = skipped;
   impl->write_junit();
   impl->write_results(false);
   return recovered;

@@ -45,6 +45,12 @@ class ReportError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Another run (or `report --rebuild`) holds the reports folder: nothing was written.
+class ReportFolderInUse : public ReportError {
+ public:
+  using ReportError::ReportError;
+};
+
 class ReportWriter {
  public:
   // Creates output_dir and starts a fresh journal (replacing one left by an earlier run) and an empty,
@@ -83,14 +89,16 @@ class ReportWriter {
   Counts counts() const;
 
  private:
-  friend std::size_t rebuild_from_journal(const ReportOptions& options);
+  friend std::size_t rebuild_from_journal(const ReportOptions& options, std::size_t* skipped_lines);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 
 // Rebuilds junit.xml and results.json (marked "complete": false) from the journal a run left behind
 // when it was killed before finish(): `provhil report --rebuild` in a CI after_script. A torn last
-// journal line (killed mid-write) is ignored. Returns the number of cases recovered. Throws ReportError.
-std::size_t rebuild_from_journal(const ReportOptions& options);
+// journal line (killed mid-write) is ignored; a damaged line elsewhere is skipped and counted in
+// *skipped_lines. Refuses a journal that two runs wrote, and a folder a run still holds. Returns the
+// number of cases recovered. Throws ReportError.
+std::size_t rebuild_from_journal(const ReportOptions& options, std::size_t* skipped_lines = nullptr);
 
 }  // namespace provhil::report

@@ -65,6 +65,12 @@ BoardSession::BoardSession(const scenario::Board& board, const SimLaunch& sim, c
             fmt::format("{}:{}={}:{}", host, port, sim.interceptor_address, sim.interceptor_port));
       }
     }
+    // The simulator gets its settings as arguments: none of the runner's secrets (a board's token
+    // variable, LAB_WIFI_PASS, ...) reach it through the environment.
+    spawn.inherit_only = std::vector<std::string>{
+        "PATH",          "HOME",         "LANG",          "LC_ALL",       "LC_CTYPE",      "TZ",
+        "TMPDIR",        "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "SSL_CERT_FILE", "SSL_CERT_DIR",
+        "XDG_STATE_HOME"};
     port_ = serial::spawn_pty(spawn);
   } else {
     auto spec = serial::parse_port_spec(board.port);

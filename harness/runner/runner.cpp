@@ -27,6 +27,7 @@
 #include "runner/case_runner.hpp"
 #include "runner/plan.hpp"
 #include "runner/progress.hpp"
+#include "runner/work_dir.hpp"
 #include "scenario/loader.hpp"
 #include "scenario/variables.hpp"
 
@@ -234,6 +235,9 @@ int run(const RunOptions& options, std::ostream& out, std::ostream& err) {
   std::unique_ptr<report::ReportWriter> writer;
   try {
     writer = std::make_unique<report::ReportWriter>(report_options, info, masker);
+  } catch (const report::ReportFolderInUse& e) {
+    err << fmt::format("provhil run: {}\n", e.what());
+    return to_int(ExitCode::usage);
   } catch (const report::ReportError& e) {
     err << fmt::format("provhil run: {}\n", e.what());
     return to_int(ExitCode::infrastructure);
@@ -249,15 +253,21 @@ int run(const RunOptions& options, std::ostream& out, std::ostream& err) {
   std::mutex results_mutex;
   std::vector<report::CaseResult> results;
   bool infrastructure_failed = false;
+  // The first failed write to the reports (a full disk): nothing new starts, as after an interrupt,
+  // what was written stays valid, and the run exits 3 with the path and reason.
+  std::atomic<bool> reports_failed{false};
+  std::string reports_failure;
   auto record = [&](report::CaseResult result) {
     bool written = true;
     try {
       writer->add_case(result);
     } catch (const report::ReportError& e) {
-      // The run goes on (the summary still shows the case); the exit code says the report is incomplete.
       written = false;
       std::lock_guard lock(results_mutex);
-      err << "provhil run: " << e.what() << "\n";
+      if (!reports_failed.exchange(true)) {
+        reports_failure = e.what();
+        err << "provhil run: " << e.what() << "; no new scenario starts\n";
+      }
     }
     std::lock_guard lock(results_mutex);
     if (result.outcome == report::Outcome::error || !written) infrastructure_failed = true;
@@ -272,19 +282,19 @@ int run(const RunOptions& options, std::ostream& out, std::ostream& err) {
   }
 
   // The run's private folder: simulator state files, AP endpoint files, unmasked raw logs, and the
-  // throwaway CA of a run on simulated boards only.
-  char temp_pattern[] = "/tmp/provhil-run-XXXXXX";
-  if (::mkdtemp(temp_pattern) == nullptr) {
-    std::string why =
-        fmt::format("cannot create a work folder like {}: {}", temp_pattern, std::strerror(errno));
-    err << "provhil run: " << why << "\n";
+  // throwaway CA of a run on simulated boards only. What a killed run left (secrets included) goes first.
+  remove_dead_work_dirs();
+  std::string work_dir_error;
+  auto work_dir_holder = WorkDir::create(work_dir_error);
+  if (!work_dir_holder) {
+    err << "provhil run: " << work_dir_error << "\n";
     for (const auto& [name, w] : work)
       for (const auto* p : w.pairs)
-        record(error_case(*p, why));
+        record(error_case(*p, work_dir_error));
     writer->finish();
     return to_int(ExitCode::infrastructure);
   }
-  const std::filesystem::path work_dir = temp_pattern;
+  const std::filesystem::path work_dir = work_dir_holder->path();
 
   // ---- the interceptor: one for the run ----
   intercept::InterceptorConfig config;
@@ -344,6 +354,7 @@ int run(const RunOptions& options, std::ostream& out, std::ostream& err) {
   sim.time_scale = options.sim_time_scale;
 
   auto interrupted = [&] { return options.interrupted != nullptr && options.interrupted->load(); };
+  auto stop_starting = [&] { return interrupted() || reports_failed.load(); };
   std::vector<std::thread> threads;
   for (auto& [board_name, board_work] : work) {
     threads.emplace_back([&, name = board_name, &w = board_work] {
@@ -362,8 +373,10 @@ int run(const RunOptions& options, std::ostream& out, std::ostream& err) {
         // Whatever goes wrong with one pair (a full disk, a report folder gone) becomes that pair's error
         // and the board goes on: an exception must not end the process before the reports are written.
         try {
-          if (interrupted()) {
-            auto result = skipped_case(*p, name, "not started: the run was interrupted");
+          if (stop_starting()) {
+            auto result = skipped_case(*p, name,
+                                       interrupted() ? "not started: the run was interrupted"
+                                                     : "not started: the reports could not be written");
             progress.case_done(result, 1);
             record(std::move(result));
             continue;
@@ -403,7 +416,7 @@ int run(const RunOptions& options, std::ostream& out, std::ostream& err) {
             progress.case_done(result, attempt);
             bool failed =
                 result.outcome == report::Outcome::failed || result.outcome == report::Outcome::error;
-            if (!failed || attempt > options.retries || interrupted()) break;
+            if (!failed || attempt > options.retries || stop_starting()) break;
             // Keep this attempt's evidence beside the next one's.
             auto keep = case_dir / fmt::format("attempt-{}", attempt);
             std::filesystem::create_directories(keep);
@@ -454,13 +467,21 @@ int run(const RunOptions& options, std::ostream& out, std::ostream& err) {
   // Requests for tokens nobody owns fail the run.
   auto strays = interceptor->unowned_unexpected();
   interceptor.reset();
-  std::error_code ignored;
-  std::filesystem::remove_all(work_dir, ignored);
+  work_dir_holder.reset();
 
-  writer->finish();
+  try {
+    writer->finish();
+  } catch (const report::ReportError& e) {
+    std::lock_guard lock(results_mutex);
+    if (!reports_failed.exchange(true)) reports_failure = e.what();
+  }
   print_summary(out, results, *writer, Clock::now() - run_started);
 
   if (interrupted()) return to_int(ExitCode::interrupted);
+  if (reports_failed) {
+    err << fmt::format("provhil run: the reports are incomplete: {}\n", reports_failure);
+    return to_int(ExitCode::infrastructure);
+  }
   bool any_failed = false;
   for (const auto& x : strays) {
     // Connections that never got as far as a request (a board reset mid-handshake) are only journaled.

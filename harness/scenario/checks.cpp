@@ -450,7 +450,8 @@ ValidationReport validate_paths(const std::vector<std::filesystem::path>& paths,
     }
     append(check_inventory(*inventory.value, dialects));
     for (const auto& board : inventory.value->boards) {
-      if (!board.sim_profile || !std::filesystem::exists(*board.sim_profile)) continue;
+      std::error_code missing;
+      if (!board.sim_profile || !std::filesystem::exists(*board.sim_profile, missing)) continue;
       if (loaded.insert(canonical(*board.sim_profile)).second)
         report.sim_profiles.push_back(*board.sim_profile);
     }
@@ -476,10 +477,12 @@ ValidationReport validate_paths(const std::vector<std::filesystem::path>& paths,
       result.skipped = true;
       return;
     }
-    auto text = detail::read_text_file(file);
+    std::string why;
+    auto text = detail::read_text_file(file, &why);
     if (!text) {
       result.diagnostics.push_back(Diagnostic{Diagnostic::Severity::error,
-                                              SourceLocation{file.string(), 0, 0}, "cannot read the file"});
+                                              SourceLocation{file.string(), 0, 0},
+                                              fmt::format("cannot read the file: {}", why)});
       return;
     }
     result.kind = file.filename() == project_file_name ? FileKind::project : kind_of_text(*text);

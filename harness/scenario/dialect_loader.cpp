@@ -31,14 +31,11 @@ void add_pattern(YamlReader& r, const YAML::Node& node, const std::string& regex
 
 }  // namespace
 
-Loaded<Dialect> load_dialect(const std::filesystem::path& file) {
+namespace {
+Loaded<Dialect> parse_dialect_unguarded(std::string_view yaml_text, const std::filesystem::path& file) {
   Loaded<Dialect> result;
   YamlReader r(file.string(), result.diagnostics);
-  auto text = detail::read_text_file(file);
-  if (!text) {
-    r.error(SourceLocation{file.string(), 0, 0}, "cannot read the dialect file");
-    return result;
-  }
+  const std::optional<std::string> text{std::string(yaml_text)};
   if (auto bad = detail::first_invalid_utf8(*text)) {
     r.error(SourceLocation{file.string(), bad->first, bad->second}, "the file is not valid UTF-8");
     return result;
@@ -50,6 +47,7 @@ Loaded<Dialect> load_dialect(const std::filesystem::path& file) {
     r.error(r.where(e.mark), fmt::format("not valid YAML: {}", e.msg));
     return result;
   }
+  if (!detail::check_yaml_bounds(root, r)) return result;
   Dialect dialect;
   dialect.file = file;
   if (!r.expect_map(root, "a dialect file")) return result;
@@ -129,6 +127,8 @@ Loaded<Dialect> load_dialect(const std::filesystem::path& file) {
   return result;
 }
 
+}  // namespace
+
 Loaded<DialectSet> load_dialects(const std::filesystem::path& dir) {
   Loaded<DialectSet> result;
   std::error_code ec;
@@ -158,6 +158,23 @@ Loaded<DialectSet> load_dialects(const std::filesystem::path& dir) {
   }
   result.value = std::move(set);
   return result;
+}
+
+Loaded<Dialect> parse_dialect(std::string_view yaml_text, const std::filesystem::path& file) {
+  return detail::guarded_load<Dialect>(file.string(),
+                                       [&] { return parse_dialect_unguarded(yaml_text, file); });
+}
+
+Loaded<Dialect> load_dialect(const std::filesystem::path& file) {
+  std::string why;
+  auto text = detail::read_text_file(file, &why);
+  if (!text) {
+    Loaded<Dialect> result;
+    result.diagnostics.push_back(Diagnostic{Diagnostic::Severity::error, SourceLocation{file.string(), 0, 0},
+                                            fmt::format("cannot read the dialect file: {}", why)});
+    return result;
+  }
+  return parse_dialect(*text, file);
 }
 
 }  // namespace provhil::scenario

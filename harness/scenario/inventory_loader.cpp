@@ -166,11 +166,13 @@ class InventoryParser {
     if (!path) return;
     lab.secrets_file = *path;
     secrets_path_ = path->string();
-    auto text = detail::read_text_file(*path);
+    std::string why;
+    auto text = detail::read_text_file(*path, &why);
     if (!text) {
-      extra_.push_back(Diagnostic{
-          options_.require_secrets ? Diagnostic::Severity::error : Diagnostic::Severity::warning,
-          SourceLocation{r_.file(), 0, 0}, fmt::format("cannot read the secrets file {}", secrets_path_)});
+      extra_.push_back(
+          Diagnostic{options_.require_secrets ? Diagnostic::Severity::error : Diagnostic::Severity::warning,
+                     SourceLocation{r_.file(), 0, 0},
+                     fmt::format("cannot read the secrets file {}: {}", secrets_path_, why)});
       return;
     }
     try {
@@ -178,6 +180,13 @@ class InventoryParser {
       if (!node.IsMap()) {
         extra_.push_back(Diagnostic{Diagnostic::Severity::error, SourceLocation{secrets_path_, 1, 1},
                                     "a secrets file must be a mapping of key: value"});
+        return;
+      }
+      std::vector<Diagnostic> bounds;
+      YamlReader secrets_reader(secrets_path_, bounds);
+      if (!detail::check_yaml_bounds(node, secrets_reader)) {
+        for (auto& d : bounds)
+          extra_.push_back(std::move(d));
         return;
       }
       secrets_ = node;
@@ -287,6 +296,11 @@ class InventoryParser {
             installed = (*options_.data_dir / file).lexically_normal();
           if (installed && std::filesystem::exists(*installed, ec)) {
             board.sim_profile = *installed;
+          } else if (ec && ec != std::errc::no_such_file_or_directory) {
+            // A name too long for the system (or otherwise unusable): the place, never an exception.
+            std::string shown = board.sim_profile->string();
+            if (shown.size() > 200) shown = shown.substr(0, 200) + "...";
+            r_.error(profile, fmt::format("simulator profile cannot be used: {}: {}", ec.message(), shown));
           } else {
             r_.error(profile, fmt::format("simulator profile not found: {}{}", board.sim_profile->string(),
                                           installed ? fmt::format(" (nor installed: {})", installed->string())
@@ -455,14 +469,12 @@ class InventoryParser {
 
 }  // namespace
 
-Loaded<Inventory> load_inventory(const std::filesystem::path& file, const InventoryOptions& options) {
+namespace {
+Loaded<Inventory> parse_inventory_unguarded(std::string_view yaml_text, const std::filesystem::path& file,
+                                            const InventoryOptions& options) {
   Loaded<Inventory> result;
   YamlReader reader(file.string(), result.diagnostics);
-  auto text = detail::read_text_file(file);
-  if (!text) {
-    reader.error(SourceLocation{file.string(), 0, 0}, "cannot read the inventory file");
-    return result;
-  }
+  const std::optional<std::string> text{std::string(yaml_text)};
   if (auto bad = detail::first_invalid_utf8(*text)) {
     reader.error(SourceLocation{file.string(), bad->first, bad->second}, "the file is not valid UTF-8");
     return result;
@@ -474,6 +486,7 @@ Loaded<Inventory> load_inventory(const std::filesystem::path& file, const Invent
     reader.error(reader.where(e.mark), fmt::format("not valid YAML: {}", e.msg));
     return result;
   }
+  if (!detail::check_yaml_bounds(root, reader)) return result;
   auto base = std::filesystem::absolute(file).parent_path();
   InventoryParser parser(reader, base, options);
   result.value = parser.parse(root);
@@ -482,6 +495,26 @@ Loaded<Inventory> load_inventory(const std::filesystem::path& file, const Invent
     result.diagnostics.push_back(std::move(d));
   detail::sort_by_place(result.diagnostics);
   return result;
+}
+
+}  // namespace
+
+Loaded<Inventory> parse_inventory(std::string_view yaml_text, const std::filesystem::path& file,
+                                  const InventoryOptions& options) {
+  return detail::guarded_load<Inventory>(file.string(),
+                                         [&] { return parse_inventory_unguarded(yaml_text, file, options); });
+}
+
+Loaded<Inventory> load_inventory(const std::filesystem::path& file, const InventoryOptions& options) {
+  std::string why;
+  auto text = detail::read_text_file(file, &why);
+  if (!text) {
+    Loaded<Inventory> result;
+    result.diagnostics.push_back(Diagnostic{Diagnostic::Severity::error, SourceLocation{file.string(), 0, 0},
+                                            fmt::format("cannot read the inventory file: {}", why)});
+    return result;
+  }
+  return parse_inventory(*text, file, options);
 }
 
 }  // namespace provhil::scenario

@@ -51,8 +51,12 @@ struct InventoryOptions {
   std::optional<std::filesystem::path> data_dir = shared_data_dir();
 };
 Loaded<Inventory> load_inventory(const std::filesystem::path& file, const InventoryOptions& options = {});
+// The same from text already read; relative paths in it are relative to `file`'s folder.
+Loaded<Inventory> parse_inventory(std::string_view yaml_text, const std::filesystem::path& file,
+                                  const InventoryOptions& options = {});
 
 Loaded<Dialect> load_dialect(const std::filesystem::path& file);
+Loaded<Dialect> parse_dialect(std::string_view yaml_text, const std::filesystem::path& file);
 // Every *.yaml / *.yml file in `dir`; a dialect name defined twice is an error.
 Loaded<DialectSet> load_dialects(const std::filesystem::path& dir);
 

@@ -23,6 +23,11 @@ const std::vector<std::string> builtin_check_names = {"token_format",   "templat
                                                       "version_format", "no_duplicates",      "method_get",
                                                       "path_exact"};
 
+// Bounds on steps, after YAML aliases are expanded (docs/scenario.md, "Bounds").
+constexpr std::size_t max_steps = 10'000;                // step entries in a file, nested ones included
+constexpr int max_step_depth = 8;                        // repeat/retry inside repeat/retry
+constexpr std::uint64_t max_unrolled_steps = 1'000'000;  // steps one run of the scenario may execute
+
 std::vector<std::string> with_common(std::vector<std::string> keys) {
   keys.push_back("name");
   keys.push_back("within");
@@ -78,11 +83,49 @@ class ScenarioParser {
     if (steps.IsDefined() && (steps.IsNull() || (steps.IsSequence() && steps.size() == 0)))
       r_.warning(steps, "'steps' is empty: the scenario checks nothing");
     if (const YAML::Node n = root["teardown"]; n.IsDefined()) s.teardown = parse_steps(n, "'teardown'");
+    if (!too_many_) {
+      std::uint64_t total = unrolled(s.setup) + unrolled(s.steps) + unrolled(s.teardown);
+      if (total > max_unrolled_steps && !too_many_)
+        r_.error(s.where, fmt::format("the scenario runs more than {} steps (repeat and retry multiply)",
+                                      max_unrolled_steps));
+    }
     return s;
   }
 
  private:
   YamlReader& r_;
+  std::size_t steps_seen_ = 0;
+  int step_depth_ = 0;
+  bool too_many_ = false;  // a bound was reported: read no more steps
+
+  // How many steps one run executes at most, saturating just past the bound; the first repeat or
+  // retry that passes it is reported where it is.
+  std::uint64_t unrolled(const std::vector<Step>& steps) {
+    std::uint64_t total = 0;
+    for (const auto& step : steps) {
+      std::uint64_t count = 1;
+      const std::vector<Step>* inner = nullptr;
+      std::uint64_t times = 1;
+      if (const auto* repeat = std::get_if<RepeatStep>(&step.body)) {
+        inner = &repeat->steps;
+        times = static_cast<std::uint64_t>(std::max(repeat->times, 1));
+      } else if (const auto* retry = std::get_if<RetryStep>(&step.body)) {
+        inner = &retry->steps;
+        times = static_cast<std::uint64_t>(std::max(retry->attempts, 1));
+      }
+      if (inner != nullptr) {
+        count += times * unrolled(*inner);
+        if (count > max_unrolled_steps && !too_many_) {
+          too_many_ = true;
+          r_.error(step.where, fmt::format("this '{}' runs more than {} steps (its count times the steps "
+                                           "inside it); a scenario may run at most {}",
+                                           step.kind, max_unrolled_steps, max_unrolled_steps));
+        }
+      }
+      total = std::min(total + count, max_unrolled_steps + 1);
+    }
+    return total;
+  }
 
   BoardSelector parse_selector(const YAML::Node& node) {
     BoardSelector selector;
@@ -107,9 +150,26 @@ class ScenarioParser {
     if (!node.IsDefined()) return steps;
     if (node.IsNull()) return steps;  // `teardown:` with nothing after it
     if (!r_.expect_list(node, what)) return steps;
+    if (too_many_) return steps;
+    if (step_depth_ >= max_step_depth) {
+      too_many_ = true;
+      r_.error(node, fmt::format("{} is nested more than {} deep (repeat or retry inside repeat or retry)",
+                                 what, max_step_depth));
+      return steps;
+    }
+    ++step_depth_;
     for (const auto& item : node) {
+      if (too_many_) break;
+      if (++steps_seen_ > max_steps) {
+        too_many_ = true;
+        r_.error(item, fmt::format("more than {} steps in one scenario file (YAML aliases count each time "
+                                   "they are used)",
+                                   max_steps));
+        break;
+      }
       if (auto step = parse_step(item)) steps.push_back(std::move(*step));
     }
+    --step_depth_;
     return steps;
   }
 
@@ -783,7 +843,8 @@ class ScenarioParser {
 
 }  // namespace
 
-Loaded<Scenario> parse_scenario(std::string_view yaml_text, const std::string& file_label) {
+namespace {
+Loaded<Scenario> parse_scenario_unguarded(std::string_view yaml_text, const std::string& file_label) {
   Loaded<Scenario> result;
   YamlReader reader(file_label, result.diagnostics);
   if (auto bad = detail::first_invalid_utf8(yaml_text)) {
@@ -798,6 +859,7 @@ Loaded<Scenario> parse_scenario(std::string_view yaml_text, const std::string& f
     reader.error(reader.where(e.mark), fmt::format("not valid YAML: {}", e.msg));
     return result;
   }
+  if (!detail::check_yaml_bounds(root, reader)) return result;
   ScenarioParser parser(reader);
   result.value = parser.parse(root);
   result.value->file = file_label;
@@ -805,15 +867,23 @@ Loaded<Scenario> parse_scenario(std::string_view yaml_text, const std::string& f
   return result;
 }
 
+}  // namespace
+
 Loaded<Scenario> load_scenario(const std::filesystem::path& file) {
-  auto text = detail::read_text_file(file);
+  std::string why;
+  auto text = detail::read_text_file(file, &why);
   if (!text) {
     Loaded<Scenario> result;
-    result.diagnostics.push_back(
-        Diagnostic{Diagnostic::Severity::error, SourceLocation{file.string(), 0, 0}, "cannot read the file"});
+    result.diagnostics.push_back(Diagnostic{Diagnostic::Severity::error, SourceLocation{file.string(), 0, 0},
+                                            fmt::format("cannot read the file: {}", why)});
     return result;
   }
   return parse_scenario(*text, file.string());
+}
+
+Loaded<Scenario> parse_scenario(std::string_view yaml_text, const std::string& file_label) {
+  return detail::guarded_load<Scenario>(file_label,
+                                        [&] { return parse_scenario_unguarded(yaml_text, file_label); });
 }
 
 }  // namespace provhil::scenario

@@ -13,6 +13,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/files.hpp"
 #include "common/text.hpp"
 #include "scenario/variables.hpp"
 
@@ -24,6 +25,7 @@ std::string describe_node(const YAML::Node& node) {
     case YAML::NodeType::Null:
       return "an empty value";
     case YAML::NodeType::Scalar:
+      if (node.Scalar().size() > 200) return fmt::format("a text of {} bytes", node.Scalar().size());
       return fmt::format("'{}'", node.Scalar());
     case YAML::NodeType::Sequence:
       return "a list";
@@ -44,8 +46,9 @@ SourceLocation YamlReader::where(const YAML::Node& node) const {
   return where(node.Mark());
 }
 
+// Messages echo values from the file: a NUL or an escape sequence is shown as \xHH, never raw.
 void YamlReader::error(const SourceLocation& location, std::string message) {
-  diagnostics_.push_back(Diagnostic{Diagnostic::Severity::error, location, std::move(message)});
+  diagnostics_.push_back(Diagnostic{Diagnostic::Severity::error, location, sanitize_text(message)});
 }
 
 void YamlReader::error(const YAML::Node& node, std::string message) {
@@ -53,7 +56,7 @@ void YamlReader::error(const YAML::Node& node, std::string message) {
 }
 
 void YamlReader::warning(const YAML::Node& node, std::string message) {
-  diagnostics_.push_back(Diagnostic{Diagnostic::Severity::warning, where(node), std::move(message)});
+  diagnostics_.push_back(Diagnostic{Diagnostic::Severity::warning, where(node), sanitize_text(message)});
 }
 
 bool YamlReader::expect_map(const YAML::Node& node, std::string_view what) {
@@ -301,6 +304,67 @@ bool has_open_bracket(const std::string& regex) {
 
 }  // namespace
 
+namespace {
+
+class BoundsWalker {
+ public:
+  BoundsWalker(YamlReader& reader, const YamlLimits& limits) : r_(reader), limits_(limits) {}
+
+  // `at`: where to point when `node` breaks a bound (an alias has no mark of its own: the key before
+  // it, or the list holding it, is the closest place).
+  bool walk(const YAML::Node& node, const YAML::Mark& at) {
+    if (++visited_ > limits_.max_nodes) {
+      r_.error(r_.where(at), fmt::format("the document expands to more than {} nodes (YAML aliases repeat "
+                                         "what they refer to): write it out or split it",
+                                         limits_.max_nodes));
+      return false;
+    }
+    if (!node.IsMap() && !node.IsSequence()) return true;
+    for (const auto& open : path_) {
+      if (open.is(node)) {
+        r_.error(r_.where(at), "a YAML alias refers to a node that contains it (an endless loop)");
+        return false;
+      }
+    }
+    if (static_cast<int>(path_.size()) >= limits_.max_depth) {
+      r_.error(r_.where(at), fmt::format("lists and mappings nested more than {} deep", limits_.max_depth));
+      return false;
+    }
+    path_.push_back(node);
+    bool ok = true;
+    if (node.IsMap()) {
+      for (auto it = node.begin(); ok && it != node.end(); ++it) {
+        ok = walk(it->first, it->first.Mark()) && walk(it->second, it->first.Mark());
+      }
+    } else {
+      for (auto it = node.begin(); ok && it != node.end(); ++it) {
+        const YAML::Node item = *it;
+        YAML::Mark mark = item.Mark();
+        // An alias to an enclosing node carries that node's (earlier) mark: point at the list instead.
+        if (mark.line < node.Mark().line ||
+            (mark.line == node.Mark().line && mark.column <= node.Mark().column))
+          mark = node.Mark();
+        ok = walk(item, mark);
+      }
+    }
+    path_.pop_back();
+    return ok;
+  }
+
+ private:
+  YamlReader& r_;
+  const YamlLimits& limits_;
+  std::size_t visited_ = 0;
+  std::vector<YAML::Node> path_;
+};
+
+}  // namespace
+
+bool check_yaml_bounds(const YAML::Node& root, YamlReader& reader, const YamlLimits& limits) {
+  BoundsWalker walker(reader, limits);
+  return walker.walk(root, root.Mark());
+}
+
 std::optional<std::string> regex_error(const std::string& regex) {
   try {
     boost::regex compiled(regex, boost::regex::perl);
@@ -346,42 +410,8 @@ std::optional<std::string> regex_error(const std::string& regex) {
   }
 }
 
-std::optional<std::pair<int, int>> first_invalid_utf8(std::string_view text) {
-  if (is_valid_utf8(text)) return std::nullopt;  // the common case: one pass
-  int line = 1;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    auto end = text.find('\n', start);
-    auto row = text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
-    if (!is_valid_utf8(row)) {
-      // Walk the sequences: the first one that does not decode is the place.
-      std::size_t column = 0;
-      while (column < row.size()) {
-        auto lead = static_cast<unsigned char>(row[column]);
-        std::size_t length = lead < 0x80         ? 1
-                             : lead >> 5 == 0x6  ? 2
-                             : lead >> 4 == 0xE  ? 3
-                             : lead >> 3 == 0x1E ? 4
-                                                 : 0;
-        if (length == 0 || !is_valid_utf8(row.substr(column, length))) break;
-        column += length;
-      }
-      return std::pair<int, int>{line, static_cast<int>(column) + 1};
-    }
-    if (end == std::string_view::npos) break;
-    start = end + 1;
-    ++line;
-  }
-  return std::pair<int, int>{line, 1};
-}
-
-std::optional<std::string> read_text_file(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  if (in.bad()) return std::nullopt;
-  return std::move(buffer).str();
+std::optional<std::string> read_text_file(const std::filesystem::path& file, std::string* error) {
+  return read_file_capped(file, max_input_file_bytes, error);
 }
 
 }  // namespace provhil::scenario::detail

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/text.hpp"
 #include "scenario/loader.hpp"
 
 namespace provhil::scenario::detail {
@@ -58,6 +59,31 @@ class YamlReader {
   std::vector<Diagnostic>& diagnostics_;
 };
 
+// Bounds on a document as its readers see it, aliases followed: a few hundred bytes of YAML aliases
+// can stand for billions of nodes, and an alias inside its own anchor for an endless loop.
+struct YamlLimits {
+  std::size_t max_nodes = 1'000'000;  // nodes visited with every alias expanded
+  int max_depth = 64;                 // nested lists and mappings
+};
+// Walks `root` following aliases. Reports (and returns false for) the first alias that makes a node
+// contain itself, nesting deeper than max_depth, or a document of more than max_nodes nodes; the
+// loaders then read nothing more of it.
+bool check_yaml_bounds(const YAML::Node& root, YamlReader& reader, const YamlLimits& limits = {});
+
+// Runs a loader so that nothing it throws escapes as an "unexpected error": whatever the library
+// below throws (a filesystem error, yaml-cpp) becomes a diagnostic on the file.
+template <class T, class Load>
+Loaded<T> guarded_load(const std::string& file_label, Load&& load) {
+  try {
+    return load();
+  } catch (const std::exception& e) {
+    Loaded<T> result;
+    result.diagnostics.push_back(Diagnostic{Diagnostic::Severity::error, SourceLocation{file_label, 0, 0},
+                                            std::string("cannot load the file: ") + e.what()});
+    return result;
+  }
+}
+
 // Orders diagnostics by file, line and column (stable: the order of one place is kept), so that a
 // file's problems read top to bottom whatever order the loader found them in.
 void sort_by_place(std::vector<Diagnostic>& diagnostics);
@@ -71,10 +97,9 @@ std::vector<std::string> named_groups(std::string_view regex);
 // Compiles a Perl regex with Boost.Regex; the error text when it does not compile.
 std::optional<std::string> regex_error(const std::string& regex);
 
-// The 1-based line and column (in bytes) of the first line that is not valid UTF-8, if any.
-std::optional<std::pair<int, int>> first_invalid_utf8(std::string_view text);
+using provhil::first_invalid_utf8;
 
-// Reads a whole file; empty when it cannot.
-std::optional<std::string> read_text_file(const std::filesystem::path& file);
+// Reads a whole file of at most max_input_file_bytes; empty when it cannot, with the reason in *error.
+std::optional<std::string> read_text_file(const std::filesystem::path& file, std::string* error = nullptr);
 
 }  // namespace provhil::scenario::detail

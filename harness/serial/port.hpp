@@ -156,7 +156,9 @@ std::unique_ptr<Port> open_serial(std::string_view device_or_selector, const Ser
 struct SpawnOptions {
   std::vector<std::string> argv;           // argv[0] is searched in PATH
   std::map<std::string, std::string> env;  // added to (or overriding) the inherited environment
-  std::filesystem::path working_dir;       // empty: the current directory
+  // When set, only these variables are inherited (plus `env`): a child that needs no secrets gets none.
+  std::optional<std::vector<std::string>> inherit_only;
+  std::filesystem::path working_dir;  // empty: the current directory
   // close(): SIGTERM to the child's process group, then SIGKILL after this grace period.
   std::chrono::milliseconds terminate_grace{2000};
 };

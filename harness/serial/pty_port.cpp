@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
+#include <algorithm>
 
 #include <cerrno>
 #include <cstring>
@@ -139,8 +140,11 @@ class PtyPort final : public detail::FdPort {
     std::vector<std::string> env_storage;
     for (char** entry = environ; *entry != nullptr; ++entry) {
       std::string_view item(*entry);
-      auto key = item.substr(0, item.find('='));
-      if (!options.env.contains(std::string(key))) env_storage.emplace_back(item);
+      auto key = std::string(item.substr(0, item.find('=')));
+      if (options.inherit_only && std::find(options.inherit_only->begin(), options.inherit_only->end(),
+                                            key) == options.inherit_only->end())
+        continue;
+      if (!options.env.contains(key)) env_storage.emplace_back(item);
     }
     for (const auto& [key, value] : options.env)
       env_storage.push_back(key + "=" + value);

@@ -4,9 +4,12 @@
 
 #include <fmt/format.h>
 #include <cmath>
+
 #include <map>
 #include <regex>
 #include <set>
+#include "common/files.hpp"
+#include "common/text.hpp"
 
 namespace provhil::sim {
 
@@ -16,10 +19,13 @@ class Reader {
  public:
   explicit Reader(std::filesystem::path path) : path_(std::move(path)) {}
 
+  // The message echoes values from the file: sanitised (a NUL or an escape sequence is shown as
+  // \xHH, never written raw to the terminal).
   [[noreturn]] void fail(const YAML::Node& node, std::string_view what) const {
     const auto mark = node.Mark();
-    if (mark.is_null()) throw ProfileError(fmt::format("{}: {}", path_.string(), what));
-    throw ProfileError(fmt::format("{}:{}:{}: {}", path_.string(), mark.line + 1, mark.column + 1, what));
+    if (mark.is_null()) throw ProfileError(fmt::format("{}: {}", path_.string(), sanitize_text(what)));
+    throw ProfileError(
+        fmt::format("{}:{}:{}: {}", path_.string(), mark.line + 1, mark.column + 1, sanitize_text(what)));
   }
 
   // Checks that `node` is a map whose keys are all in `known`: typos fail loudly, not silently.
@@ -41,6 +47,14 @@ class Reader {
     return node.Scalar();
   }
 
+  // A value short enough to parse as a number or duration (std::regex recurses per character).
+  std::string short_text(const YAML::Node& node, std::string_view key, std::string_view expected) const {
+    auto s = text(node, key);
+    if (s.size() > 64)
+      fail(node, fmt::format("'{}' must be {}, found a text of {} bytes", key, expected, s.size()));
+    return s;
+  }
+
   bool flag(const YAML::Node& node, std::string_view key) const {
     bool value = false;
     if (!node.IsScalar() || !YAML::convert<bool>::decode(node, value))
@@ -50,7 +64,7 @@ class Reader {
   }
 
   long integer(const YAML::Node& node, std::string_view key, long min, long max) const {
-    const auto s = text(node, key);
+    const auto s = short_text(node, key, "a whole number");
     std::size_t used = 0;
     long value = 0;
     try {
@@ -66,7 +80,7 @@ class Reader {
   }
 
   double number(const YAML::Node& node, std::string_view key) const {
-    const auto s = text(node, key);
+    const auto s = short_text(node, key, "a number");
     std::size_t used = 0;
     double value = 0;
     try {
@@ -82,7 +96,7 @@ class Reader {
   // "1500ms", "2s", "1.5s", "1m"; a bare number means milliseconds.
   std::chrono::milliseconds duration(const YAML::Node& node, std::string_view key) const {
     static const std::regex pattern(R"(^\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m)?\s*$)");
-    const auto s = text(node, key);
+    const auto s = short_text(node, key, "a duration");
     std::smatch m;
     if (!std::regex_match(s, m, pattern))
       fail(node, fmt::format("'{}' must be a duration like 500ms, 2s or 1m, not '{}'", key, s));
@@ -95,7 +109,7 @@ class Reader {
 
   std::string mac(const YAML::Node& node, std::string_view key) const {
     static const std::regex pattern(R"(^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$)");
-    auto s = text(node, key);
+    auto s = short_text(node, key, "a MAC");
     if (!std::regex_match(s, pattern))
       fail(node, fmt::format("'{}' must be a MAC like 24:0A:C4:00:00:01", key));
     return s;
@@ -271,12 +285,21 @@ std::string_view dialect_name(Dialect dialect) {
 }
 
 Profile load_profile(const std::filesystem::path& path) {
+  std::string why;
+  auto text = read_file_capped(path, max_input_file_bytes, &why);
+  if (!text) throw ProfileError(fmt::format("{}: cannot read the profile file: {}", path.string(), why));
+  return parse_profile(*text, path);
+}
+
+Profile parse_profile(std::string_view yaml_text, const std::filesystem::path& path) {
   Reader r(path);
+  const std::optional<std::string> text{std::string(yaml_text)};
+  if (auto bad = first_invalid_utf8(*text))
+    throw ProfileError(
+        fmt::format("{}:{}:{}: the file is not valid UTF-8", path.string(), bad->first, bad->second));
   YAML::Node root;
   try {
-    root = YAML::LoadFile(path.string());
-  } catch (const YAML::BadFile&) {
-    throw ProfileError(fmt::format("{}: cannot read the profile file", path.string()));
+    root = YAML::Load(*text);
   } catch (const YAML::Exception& e) {
     throw ProfileError(
         fmt::format("{}:{}:{}: invalid YAML: {}", path.string(), e.mark.line + 1, e.mark.column + 1, e.msg));
@@ -304,6 +327,10 @@ Profile load_profile(const std::filesystem::path& path) {
     if (root["faults"]) read_faults(r, root["faults"], p);
   } catch (const YAML::Exception& e) {
     throw ProfileError(fmt::format("{}:{}:{}: {}", path.string(), e.mark.line + 1, e.mark.column + 1, e.msg));
+  } catch (const ProfileError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw ProfileError(fmt::format("{}: {}", path.string(), e.what()));
   }
   return p;
 }

@@ -103,7 +103,10 @@ class ProfileError : public std::runtime_error {
 };
 
 // Loads and validates a profile (YAML). Relative paths in it (ca_file) are resolved against its folder.
+// Files over max_input_file_bytes (common/files.hpp) are refused. Throws ProfileError only.
 Profile load_profile(const std::filesystem::path& path);
+// The same from text already read (`path` names it in messages and anchors relative paths).
+Profile parse_profile(std::string_view yaml_text, const std::filesystem::path& path);
 
 // "edgent-1.2" -> Dialect; nullopt when unknown.
 std::optional<Dialect> parse_dialect(std::string_view name);

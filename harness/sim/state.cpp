@@ -1,6 +1,12 @@
 #include "sim/state.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <yaml-cpp/yaml.h>
+
+#include "common/files.hpp"
 
 #include <fmt/format.h>
 #include <fstream>
@@ -14,7 +20,10 @@ BoardConfig StateStore::load() const {
   std::error_code ec;
   if (!std::filesystem::exists(path_, ec)) return BoardConfig{};
   try {
-    const auto root = YAML::LoadFile(path_.string());
+    std::string why;
+    auto text = read_file_capped(path_, max_input_file_bytes, &why);
+    if (!text) throw std::runtime_error(why);
+    const auto root = YAML::Load(*text);
     BoardConfig config;
     if (root.IsNull()) return config;
     if (!root.IsMap()) throw std::runtime_error("not a YAML mapping");
@@ -54,9 +63,13 @@ void StateStore::save(const BoardConfig& config) {
   auto temp = path_;
   temp += ".tmp";
   {
-    std::ofstream file(temp, std::ios::binary | std::ios::trunc);
-    file << out.c_str() << "\n";
-    if (!file) throw std::runtime_error(fmt::format("{}: cannot write the state file", temp.string()));
+    // The state holds the WiFi password and the token: readable by its owner only.
+    std::string text = std::string(out.c_str()) + "\n";
+    int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    bool ok = fd >= 0 && ::fchmod(fd, 0600) == 0 &&
+              ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    if (fd >= 0) ok = ::close(fd) == 0 && ok;
+    if (!ok) throw std::runtime_error(fmt::format("{}: cannot write the state file", temp.string()));
   }
   std::filesystem::rename(temp, path_);
 }

@@ -1,8 +1,10 @@
 // provhil run on the simulated boards, end to end: the shipped suite passes, scenarios written to fail
 // fail with the right message and evidence, secrets stay out of every report file, an interrupt still
 // leaves a report.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -370,6 +372,139 @@ TEST(ReplayBoard, RunningOutOfLogIsAFailedExpectationWithEvidence) {
   EXPECT_NE(junit.find("the log ended"), std::string::npos) << junit;
   EXPECT_NE(junit.find("Last error code: 701"), std::string::npos) << junit;  // the evidence
   expect_valid_junit(dir / "reports" / "junit.xml");
+}
+
+// ---- issue 16 ----------------------------------------------------------------------------------
+
+// Defect 3: a reports folder another run holds is refused before anything is written to it.
+TEST(Hardening, ASecondRunOnAReportsFolderInUseIsRefusedNamingTheHolder) {
+  TempDir dir;
+  fs::create_directories(dir / "reports");
+  int fd = ::open((dir / "reports" / ".provhil.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0);
+  ASSERT_EQ(::write(fd, "424242\n", 7), 7);
+  auto result = run_provhil({"scenarios/provision-ap.yaml", "--sim-time-scale", "0"}, dir);
+  EXPECT_EQ(result.exit_code, 2) << describe(result);
+  EXPECT_NE(result.err.find("in use by another provhil run (pid 424242)"), std::string::npos) << result.err;
+  EXPECT_FALSE(fs::exists(dir / "reports" / "junit.xml"));
+  EXPECT_FALSE(fs::exists(dir / "reports" / "journal.jsonl"));
+  ::close(fd);
+  result = run_provhil({"scenarios/provision-ap.yaml", "--sim-time-scale", "0"}, dir);
+  EXPECT_EQ(result.exit_code, 0) << describe(result);
+}
+
+// Defect 10: the reports cannot grow past a size (RLIMIT_FSIZE: what a full disk does to a write). The
+// run stops starting scenarios, exits 3 with the path and the reason, still prints its summary with -q,
+// leaves a valid junit.xml and a whole journal that `report --rebuild` reads.
+TEST(Hardening, AFullDiskStopsNewWorkKeepsTheReportsValidAndExitsThree) {
+  TempDir dir;
+  std::string reports = (dir / "reports").string();
+  provhil::test::ProcessOptions options;
+  options.working_dir = source_dir.string();
+  options.timeout = std::chrono::minutes(5);
+  auto result =
+      run_process({"/bin/sh", "-c", "trap '' XFSZ; exec prlimit --fsize=24000 \"$@\"", "sh", PROVHIL_BINARY,
+                   "run", "-q", "--sim-time-scale", "0", "--reports", reports, "scenarios"},
+                  options);
+  EXPECT_EQ(result.exit_code, 3) << describe(result);
+  EXPECT_NE(result.err.find("journal.jsonl: cannot write: File too large"), std::string::npos) << result.err;
+  EXPECT_NE(result.out.find("passed,"), std::string::npos) << "no summary with -q\n" << describe(result);
+  expect_valid_junit(dir / "reports" / "junit.xml");
+  auto journal = read_file(dir / "reports" / "journal.jsonl");
+  ASSERT_FALSE(journal.empty());
+  EXPECT_EQ(journal.back(), '\n') << "torn journal";
+  if (fs::exists(dir / "reports" / "results.json")) {
+    std::error_code ec;
+    boost::json::parse(read_file(dir / "reports" / "results.json"), ec);
+    EXPECT_FALSE(ec) << "results.json is not valid JSON";
+  }
+  auto rebuilt = run_process({PROVHIL_BINARY, "report", "--rebuild", "--reports", reports});
+  EXPECT_EQ(rebuilt.exit_code, 0) << rebuilt.err;
+  EXPECT_EQ(rebuilt.err.find("damaged"), std::string::npos) << rebuilt.err;
+  // Fewer cases than the suite has: the run stopped.
+  auto cases = results_json(dir).at("cases").as_array().size();
+  EXPECT_GE(cases, 1u);
+  EXPECT_LT(cases, shipped.size() + 1) << describe(result);
+}
+
+// The /tmp/provhil-run-* folder a process has open, from its descriptors.
+fs::path work_dir_of(pid_t pid) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec)) {
+    auto target = fs::read_symlink(entry.path(), ec).string();
+    auto at = target.find("/tmp/provhil-run-");
+    if (ec || at != 0) continue;
+    auto end = target.find('/', std::string("/tmp/provhil-run-").size());
+    return target.substr(0, end);
+  }
+  return {};
+}
+
+std::vector<pid_t> children_of(pid_t pid) {
+  std::vector<pid_t> children;
+  std::error_code ec;
+  for (const auto& task : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    std::ifstream in(task.path() / "children");
+    for (pid_t child = 0; in >> child;)
+      children.push_back(child);
+  }
+  return children;
+}
+
+// Defect 14: after kill -9 the private run folder keeps the raw serial log and the simulator's state
+// (token and WiFi password) readable by the owner only; the simulators never got the secret variables;
+// `report --rebuild` removes what the dead run left.
+TEST(Hardening, AKilledRunLeavesNoReadableSecretsAndTheNextCommandRemovesThem) {
+  TempDir dir;
+  std::string reports = (dir / "reports").string();
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    if (::chdir(source_dir.c_str()) != 0) ::_exit(126);
+    ::setenv("LAB_WIFI_PASS", "labpass123", 1);
+    ::setenv("PROVHIL_TEST_TOKEN_VAR", "secret-in-the-environment", 1);
+    ::execl(PROVHIL_BINARY, PROVHIL_BINARY, "run", "--quiet", "--reports", reports.c_str(),
+            "scenarios/provision-ap.yaml", "scenarios/reprovision-after-erase.yaml", nullptr);
+    ::_exit(127);
+  }
+  ASSERT_GT(pid, 0);
+  // Until a simulator has saved its state (it holds the WiFi password once provisioned): two minutes at most.
+  fs::path work;
+  fs::path state;
+  std::vector<pid_t> sims;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(2);
+  while (std::chrono::steady_clock::now() < deadline && state.empty()) {
+    if (work.empty()) work = work_dir_of(pid);
+    for (auto child : children_of(pid))
+      if (std::find(sims.begin(), sims.end(), child) == sims.end()) sims.push_back(child);
+    std::error_code ec;
+    if (!work.empty())
+      for (const auto& entry : fs::directory_iterator(work, ec))
+        if (entry.path().extension() == ".state") state = entry.path();
+    if (state.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_FALSE(state.empty()) << "no simulator state within two minutes; work folder " << work;
+  ASSERT_FALSE(sims.empty());
+  for (auto sim : sims) {
+    auto environ_text = read_file("/proc/" + std::to_string(sim) + "/environ");
+    EXPECT_EQ(environ_text.find("LAB_WIFI_PASS"), std::string::npos) << "simulator " << sim;
+    EXPECT_EQ(environ_text.find("secret-in-the-environment"), std::string::npos) << "simulator " << sim;
+  }
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(fs::exists(work));
+  int files = 0;
+  for (const auto& entry : fs::directory_iterator(work)) {
+    auto ext = entry.path().extension();
+    if (ext != ".raw" && ext != ".state") continue;
+    ++files;
+    auto perms = fs::status(entry.path()).permissions();
+    EXPECT_EQ(perms & (fs::perms::group_all | fs::perms::others_all), fs::perms::none) << entry.path();
+  }
+  EXPECT_GE(files, 2);
+  auto rebuilt = run_process({PROVHIL_BINARY, "report", "--rebuild", "--reports", reports});
+  EXPECT_FALSE(fs::exists(work)) << "the dead run's work folder is still there: " << rebuilt.err;
 }
 
 }  // namespace

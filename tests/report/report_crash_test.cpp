@@ -169,4 +169,30 @@ TEST(ReportCrash, RebuildWithoutAJournalSaysWhere) {
   }
 }
 
+// Issue 16, defect 10: a write that fails (a full disk, here a file size limit) stops the journal at
+// its last whole line: later cases are refused, and rebuild reads every case that was added.
+TEST(ReportCrash, AFailedJournalWriteKeepsTheJournalWholeAndRefusesMore) {
+  TempDir tmp;
+  auto result = provhil::test::run_process({REPORT_CRASH_CHILD, tmp.path().string(), "full", "20000"});
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  auto failed = result.out.find("failed: ");
+  ASSERT_NE(failed, std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("journal.jsonl: cannot write: File too large", failed), std::string::npos)
+      << result.out;
+  EXPECT_NE(result.out.find("refused: "), std::string::npos) << result.out;
+  long added = 0;
+  for (std::size_t at = 0; (at = result.out.find("added ", at)) != std::string::npos; at += 6)
+    added = std::max(added, std::atol(result.out.c_str() + at + 6));
+  ASSERT_GT(added, 0) << result.out;
+  auto journal = read_file(tmp / "reports" / "journal.jsonl");
+  ASSERT_FALSE(journal.empty());
+  EXPECT_EQ(journal.back(), '\n') << "the journal ends in a torn line";
+  ReportOptions options;
+  options.output_dir = tmp / "reports";
+  options.attachment_base = tmp.path();
+  std::size_t skipped = 99;
+  EXPECT_EQ(rebuild_from_journal(options, &skipped), static_cast<std::size_t>(added));
+  EXPECT_EQ(skipped, 0u);
+}
+
 }  // namespace

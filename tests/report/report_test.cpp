@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -421,6 +423,70 @@ TEST_F(ReportTest, CaseDirStaysInsideTheOutputFolder) {
   EXPECT_EQ(evil.parent_path().parent_path(), tmp / "reports");
   EXPECT_TRUE(fs::is_directory(evil));
   EXPECT_EQ(evil.filename().string().find('/'), std::string::npos);
+}
+
+// ---- issue 16 ----------------------------------------------------------------------------------
+
+// Defect 3: a second run on a folder in use is refused, naming the holder (before: both ran and wrote
+// one journal and one junit.xml), and so is a rebuild while the run is live.
+TEST_F(ReportTest, AReportsFolderInUseIsRefusedNamingTheHolder) {
+  ReportWriter first(options(), sample::run_info(), masker);
+  try {
+    ReportWriter second(options(), sample::run_info(), masker);
+    FAIL() << "expected ReportFolderInUse";
+  } catch (const ReportFolderInUse& e) {
+    std::string what = e.what();
+    EXPECT_NE(what.find("in use by another provhil run (pid " + std::to_string(::getpid()) + ")"),
+              std::string::npos)
+        << what;
+  }
+  EXPECT_THROW(rebuild_from_journal(options()), ReportFolderInUse);
+}
+
+TEST_F(ReportTest, TheFolderIsFreeAgainOnceTheWriterIsGone) {
+  { ReportWriter first(options(), sample::run_info(), masker); }
+  EXPECT_NO_THROW(ReportWriter(options(), sample::run_info(), masker));
+}
+
+// Defect 3: a journal two runs wrote is never merged.
+TEST_F(ReportTest, RebuildRefusesAJournalOfTwoRuns) {
+  write_fixed_run();
+  auto journal = tmp / "reports" / "journal.jsonl";
+  auto text = read_file(journal);
+  sample::write_bytes(journal, text + text);
+  try {
+    rebuild_from_journal(options());
+    FAIL() << "expected ReportError";
+  } catch (const ReportError& e) {
+    EXPECT_NE(std::string(e.what()).find("a second run record"), std::string::npos) << e.what();
+  }
+}
+
+// Defect 14: one damaged line in the middle of a journal costs that line, not the rebuild.
+TEST_F(ReportTest, RebuildSkipsAndCountsADamagedLine) {
+  write_fixed_run();
+  auto journal = tmp / "reports" / "journal.jsonl";
+  auto text = read_file(journal);
+  // The first case line: cut in half, followed by a line that is JSON but no record.
+  auto start = text.rfind('\n', text.find("{\"type\":\"case\"")) + 1;
+  auto end = text.find('\n', start);
+  text = text.substr(0, start) + text.substr(start, (end - start) / 2) + "\n[1,2]\n" + text.substr(end + 1);
+  sample::write_bytes(journal, text);
+  std::size_t skipped = 0;
+  EXPECT_EQ(rebuild_from_journal(options(), &skipped), 5u);
+  EXPECT_EQ(skipped, 2u);
+  auto doc = load_xml(tmp / "reports" / "junit.xml");
+  EXPECT_EQ(count_testcases(doc), 5u);
+}
+
+// Defect 14: names that differ only in what the file system cannot hold get folders of their own.
+TEST_F(ReportTest, ScenariosWhoseSafeNamesCollideGetTheirOwnFolders) {
+  ReportWriter writer(options(), sample::run_info(), masker);
+  auto slash = writer.case_dir("b", "x/y");
+  auto underscore = writer.case_dir("b", "x_y");
+  EXPECT_NE(slash, underscore);
+  EXPECT_EQ(underscore, tmp / "reports" / "b" / "x_y");
+  EXPECT_EQ(slash.parent_path(), tmp / "reports" / "b");
 }
 
 }  // namespace

@@ -165,5 +165,112 @@ TEST(ValidateCli, AResetThePortCannotDoIsRefusedBeforeAnythingRuns) {
   EXPECT_FALSE(std::filesystem::exists(reports / "junit.xml"));
 }
 
+// ---- issue 16: hostile files -------------------------------------------------------------------
+
+std::string lab_with_profile(const test::TempDir& dir, const std::string& profile,
+                             const std::string& extra = "") {
+  return test::write_file(dir / "lab.yaml",
+                          "dialects: " + (test::source_dir() / "fixtures/dialects").string() +
+                              "\nboards:\n  - name: s\n    sim: { profile: " + profile +
+                              " }\n    dialect: edgent-1.2\n" +
+                              "lab:\n  wifi: { ssid: LabNet, pass: labpass123 }\n" + extra)
+      .string();
+}
+
+// Defects 1 and 2: `validate` and `run` stop with exit 2 and the place, in bounded time and memory (before:
+// 1.7 GB and exit 0 for the bomb, SIGSEGV for the self reference).
+TEST(ValidateCli, AliasBombsAndSelfReferencesAreExitTwoWithThePlace) {
+  test::TempDir dir;
+  std::string bomb = "scenario: bomb\nsteps:\n  - &l0 { wait: 1ms }\n";
+  for (int level = 1; level <= 6; ++level) {
+    std::string list;
+    for (int i = 0; i < 10; ++i)
+      list += (i ? ",*l" : "*l") + std::to_string(level - 1);
+    bomb += "  - &l" + std::to_string(level) + " { repeat: { times: 2, steps: [" + list + "] } }\n";
+  }
+  auto bomb_file = test::write_file(dir / "s/bomb.yaml", bomb);
+  auto self_file = test::write_file(dir / "t/self.yaml",
+                                    "scenario: self\nsetup: &s [ { retry: { attempts: 2, steps: *s } } ]\n"
+                                    "steps: [ { wait: 1ms } ]\n");
+  auto lab = test::source_dir() / "fixtures/boards.yaml";
+  for (const auto& file : {bomb_file, self_file}) {
+    auto validate = test::run_process({PROVHIL_BINARY, "validate", "--lab", lab.string(), file.string()});
+    EXPECT_EQ(validate.exit_code, 2) << validate.out << validate.err;
+    EXPECT_NE(validate.err.find(file.string() + ":"), std::string::npos) << validate.err;
+    EXPECT_EQ(validate.err.find(file.string() + ":0:0"), std::string::npos) << validate.err;
+    auto reports = dir / "reports";
+    test::ProcessOptions options;
+    options.working_dir = test::source_dir().string();
+    auto run = test::run_process(
+        {PROVHIL_BINARY, "run", "--reports", reports.string(), "--lab", lab.string(), file.string()},
+        options);
+    EXPECT_EQ(run.exit_code, 2) << run.out << run.err;
+    EXPECT_NE(run.err.find(file.string() + ":"), std::string::npos) << run.err;
+  }
+}
+
+// Defect 9: a profile path longer than PATH_MAX is the inventory's error with its place, exit 2, in
+// `validate` and `run` (before: "unexpected error: filesystem error ... File name too long", exit 3).
+TEST(ValidateCli, AProfilePathLongerThanPathMaxIsExitTwoWithThePlace) {
+  test::TempDir dir;
+  auto inventory = lab_with_profile(dir, "/" + std::string(5000, 'p') + ".yaml");
+  auto scenario = test::write_file(dir / "s/one.yaml", "scenario: one\nsteps:\n  - wait: 1ms\n");
+  auto validate = test::run_process({PROVHIL_BINARY, "validate", "--lab", inventory, scenario.string()});
+  EXPECT_EQ(validate.exit_code, 2) << validate.out << validate.err;
+  EXPECT_NE(
+      validate.err.find(inventory + ":4:21: error: simulator profile cannot be used: File name too long"),
+      std::string::npos)
+      << validate.err;
+  EXPECT_EQ(validate.err.find("unexpected"), std::string::npos) << validate.err;
+  auto run = test::run_process({PROVHIL_BINARY, "run", "--reports", (dir / "reports").string(), "--lab",
+                                inventory, scenario.string()});
+  EXPECT_EQ(run.exit_code, 2) << run.out << run.err;
+  EXPECT_NE(run.err.find(inventory + ":4:21:"), std::string::npos) << run.err;
+  EXPECT_EQ(run.err.find("unexpected"), std::string::npos) << run.err;
+}
+
+// Defect 12: an endless or huge file named by an inventory is refused with the reason, not read until
+// memory runs out. The child's address space is capped so that, before the fix, reading /dev/zero
+// ended in bad_alloc (exit 3) instead of taking the machine's memory.
+TEST(ValidateCli, AnEndlessOrHugeSecretsFileIsRefusedWithTheReason) {
+  test::TempDir dir;
+  auto scenario = test::write_file(dir / "s/one.yaml", "scenario: one\nsteps:\n  - wait: 1ms\n");
+  std::string big(2u << 20, '#');
+  auto huge = test::write_file(dir / "huge.yaml", "k: v\n" + big + "\n");
+  for (const std::string& secrets : {std::string("/dev/zero"), huge.string()}) {
+    auto inventory = lab_with_profile(dir, (test::source_dir() / "fixtures/sim/esp32.yaml").string(),
+                                      "  secrets_file: " + secrets + "\n");
+    auto result = test::run_process({"/bin/sh", "-c", "ulimit -v 2000000; exec \"$@\"", "sh", PROVHIL_BINARY,
+                                     "validate", "--require-secrets", "--lab", inventory, scenario.string()});
+    EXPECT_EQ(result.exit_code, 2) << secrets << "\n" << result.out << result.err;
+    EXPECT_NE(result.err.find("cannot read the secrets file " + secrets + ": larger than 1048576 bytes"),
+              std::string::npos)
+        << result.err;
+  }
+}
+
+// Defect 13: a simulator profile whose first line is not UTF-8 gets line:col; a NUL in a value is shown
+// as \x00, not written raw.
+TEST(ValidateCli, ProfileMessagesGiveThePlaceAndNeverEchoRawBytes) {
+  test::TempDir dir;
+  auto profile = test::write_file(dir / "bad-utf8.yaml", "dialect: edgent-1.2\xff\xfe\n");
+  auto inventory = lab_with_profile(dir, profile.string());
+  auto scenario = test::write_file(dir / "s/one.yaml", "scenario: one\nsteps:\n  - wait: 1ms\n");
+  auto result = test::run_process({PROVHIL_BINARY, "validate", "--lab", inventory, scenario.string()});
+  EXPECT_EQ(result.exit_code, 2) << result.out << result.err;
+  EXPECT_NE(result.err.find(profile.string() + ":1:20: error: the file is not valid UTF-8"),
+            std::string::npos)
+      << result.err;
+
+  auto nul = test::write_file(dir / "nul.yaml", "dialect: \"edgent\\0-9\"\n");
+  inventory = lab_with_profile(dir, nul.string());
+  result = test::run_process({PROVHIL_BINARY, "validate", "--lab", inventory, scenario.string()});
+  EXPECT_EQ(result.exit_code, 2) << result.out << result.err;
+  EXPECT_NE(result.err.find(nul.string() + ":1:10: error: unknown dialect 'edgent\\x00-9'"),
+            std::string::npos)
+      << result.err;
+  EXPECT_EQ(result.err.find('\0'), std::string::npos);
+}
+
 }  // namespace
 }  // namespace provhil
