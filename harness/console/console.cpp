@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 #include <boost/regex.hpp>
 
+#include "common/regex_names.hpp"
 #include "common/text.hpp"
 #include "console/line_framer.hpp"
 
@@ -31,43 +32,6 @@ struct Pattern::Impl {
   std::vector<std::string> names;  // named groups, in order of appearance
 };
 
-namespace {
-
-// Boost.Regex keeps group names hashed; read them from the pattern text: (?<name>...), (?P<name>...),
-// (?'name'...).
-std::vector<std::string> named_groups(std::string_view text) {
-  std::vector<std::string> names;
-  bool in_class = false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (c == '\\') {
-      ++i;
-      continue;
-    }
-    if (in_class) {
-      if (c == ']') in_class = false;
-      continue;
-    }
-    if (c == '[') {
-      in_class = true;
-      continue;
-    }
-    if (c != '(' || !text.substr(i).starts_with("(?")) continue;
-    auto rest = text.substr(i + 2);
-    if (rest.starts_with("P<")) rest.remove_prefix(1);
-    if (rest.empty() || (rest[0] != '<' && rest[0] != '\'')) continue;
-    char close = rest[0] == '<' ? '>' : '\'';
-    if (rest.size() < 2 || !(std::isalpha(static_cast<unsigned char>(rest[1])) || rest[1] == '_')) continue;
-    auto end = rest.find(close, 1);
-    if (end == std::string_view::npos) continue;
-    auto name = std::string(rest.substr(1, end - 1));
-    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(std::move(name));
-  }
-  return names;
-}
-
-}  // namespace
-
 Pattern Pattern::regex(std::string_view text) {
   auto impl = std::make_shared<Impl>();
   impl->text = std::string(text);
@@ -78,7 +42,7 @@ Pattern Pattern::regex(std::string_view text) {
     throw std::invalid_argument(
         fmt::format("regex \"{}\" is invalid at offset {}: {}", text, error.position(), error.what()));
   }
-  impl->names = named_groups(text);
+  impl->names = regex_group_names(text);
   return Pattern(std::move(impl));
 }
 

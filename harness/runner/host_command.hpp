@@ -15,7 +15,8 @@ struct HostCommandResult {
 };
 
 // Runs `command` through /bin/sh -c in its own process group, with extra environment variables,
-// and kills the group at the deadline, or as soon as `interrupted` is set (checked every 250 ms).
+// and kills the group at the deadline, or as soon as `interrupted` is set (checked every 100 ms).
+// A thin face over provhil::run_process (common/process.hpp).
 // Used for `exec` steps, AP join commands and power switches.
 HostCommandResult run_host_command(const std::string& command, const std::map<std::string, std::string>& env,
                                    std::chrono::steady_clock::time_point deadline,

@@ -1,5 +1,6 @@
 // Cross-file checks (scenario against inventory and dialects), file discovery and `validate`.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <atomic>
@@ -9,6 +10,7 @@
 #include <set>
 #include <thread>
 
+#include "common/regex_names.hpp"
 #include "scenario/loader.hpp"
 #include "scenario/project.hpp"
 #include "scenario/variables.hpp"
@@ -45,15 +47,6 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
     }
   }
   return row[b.size()];
-}
-
-std::string join(const std::vector<std::string>& items, std::string_view separator = ", ") {
-  std::string out;
-  for (const auto& item : items) {
-    if (!out.empty()) out += separator;
-    out += item;
-  }
-  return out;
 }
 
 }  // namespace
@@ -184,13 +177,16 @@ class ScenarioChecker {
 
   void report_no_board() {
     std::vector<std::string> wanted;
-    if (!s_.boards.tags.empty()) wanted.push_back(fmt::format("tags [{}]", join(s_.boards.tags)));
-    if (!s_.boards.names.empty()) wanted.push_back(fmt::format("names [{}]", join(s_.boards.names)));
-    if (!s_.boards.dialects.empty()) wanted.push_back(fmt::format("dialects [{}]", join(s_.boards.dialects)));
+    if (!s_.boards.tags.empty()) wanted.push_back(fmt::format("tags [{}]", fmt::join(s_.boards.tags, ", ")));
+    if (!s_.boards.names.empty())
+      wanted.push_back(fmt::format("names [{}]", fmt::join(s_.boards.names, ", ")));
+    if (!s_.boards.dialects.empty())
+      wanted.push_back(fmt::format("dialects [{}]", fmt::join(s_.boards.dialects, ", ")));
     std::vector<std::string> have;
     std::vector<std::string> names;
     for (const auto& board : inventory_.boards) {
-      have.push_back(fmt::format("{} (tags [{}], dialect {})", board.name, join(board.tags), board.dialect));
+      have.push_back(
+          fmt::format("{} (tags [{}], dialect {})", board.name, fmt::join(board.tags, ", "), board.dialect));
       names.push_back(board.name);
     }
     std::string hint;
@@ -201,8 +197,9 @@ class ScenarioChecker {
     }
     error(s_.boards.where,
           fmt::format("board selector ({}) matches no board of inventory {}{}; the boards are: {}",
-                      wanted.empty() ? "all boards" : join(wanted, ", "), inventory_.file.string(), hint,
-                      have.empty() ? "none" : join(have, "; ")));
+                      wanted.empty() ? "all boards" : fmt::format("{}", fmt::join(wanted, ", ")),
+                      inventory_.file.string(), hint,
+                      have.empty() ? "none" : fmt::format("{}", fmt::join(have, "; "))));
   }
 
   void check_text(const std::string& text, const SourceLocation& where, const Scope& scope) {
@@ -225,9 +222,10 @@ class ScenarioChecker {
         for (const Board* board : boards_)
           (board->vars.count(ref.name.substr(6)) ? with : without).push_back(board->name);
         if (!with.empty())
-          what += fmt::format(" (board var '{}' is missing on {})", ref.name.substr(6), join(without));
+          what +=
+              fmt::format(" (board var '{}' is missing on {})", ref.name.substr(6), fmt::join(without, ", "));
       }
-      what += fmt::format(" (defined here: {})", join(candidates));
+      what += fmt::format(" (defined here: {})", fmt::join(candidates, ", "));
       error(where, std::move(what));
     }
   }
@@ -264,13 +262,13 @@ class ScenarioChecker {
       error(m.where, fmt::format("unknown {} '{}' in dialect {}{} (expected one of: {})",
                                  state ? "state" : "event", m.pattern, dialect->name,
                                  suggestion.empty() ? "" : fmt::format("; did you mean '{}'?", suggestion),
-                                 join(names)));
+                                 fmt::join(names, ", ")));
     }
   }
 
   // Named groups a matcher defines on every matched board.
   std::vector<std::string> groups_of(const Matcher& m) {
-    if (m.kind == Matcher::Kind::line) return detail::named_groups(m.pattern);
+    if (m.kind == Matcher::Kind::line) return regex_group_names(m.pattern);
     if (m.kind != Matcher::Kind::event) return {};
     if (dialects_of_boards_.empty()) {
       if (!auto_board_) return {};
@@ -278,7 +276,7 @@ class ScenarioChecker {
       std::vector<std::string> all;
       for (const auto& [dialect_name, dialect] : dialects_.by_name)
         if (auto it = dialect.events.find(m.pattern); it != dialect.events.end())
-          for (auto& name : detail::named_groups(it->second.regex))
+          for (auto& name : regex_group_names(it->second.regex))
             if (std::find(all.begin(), all.end(), name) == all.end()) all.push_back(name);
       return all;
     }
@@ -287,7 +285,7 @@ class ScenarioChecker {
     for (const Dialect* dialect : dialects_of_boards_) {
       auto it = dialect->events.find(m.pattern);
       if (it == dialect->events.end()) return {};
-      auto names = detail::named_groups(it->second.regex);
+      auto names = regex_group_names(it->second.regex);
       if (first)
         common = names;
       else
@@ -378,7 +376,8 @@ std::vector<Diagnostic> check_inventory(const Inventory& inventory, const Dialec
         Diagnostic::Severity::error, board.where,
         fmt::format("board '{}' uses unknown dialect '{}'{} (dialects in {}: {})", board.name, board.dialect,
                     suggestion.empty() ? "" : fmt::format("; did you mean '{}'?", suggestion),
-                    inventory.dialects_dir.string(), names.empty() ? "none" : join(names))});
+                    inventory.dialects_dir.string(),
+                    names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", ")))});
   }
   return out;
 }

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "common/regex_names.hpp"
 #include "scenario/loader.hpp"
 #include "scenario/variables.hpp"
 #include "scenario/yaml_reader.hpp"
@@ -481,7 +482,7 @@ class ScenarioParser {
     }
     step.from = *m;
     if (m->kind == Matcher::Kind::line) {
-      step.names = detail::named_groups(m->pattern);
+      step.names = regex_group_names(m->pattern);
       if (step.names.empty())
         r_.error(m->where, fmt::format("'capture' regex has no named group: expected (?<name>...) in /{}/",
                                        m->pattern));

@@ -254,35 +254,6 @@ std::string to_json(const YAML::Node& node) {
   return out;
 }
 
-std::vector<std::string> named_groups(std::string_view regex) {
-  std::vector<std::string> names;
-  for (std::size_t i = 0; i + 3 < regex.size(); ++i) {
-    if (regex[i] == '\\') {
-      ++i;  // skip the escaped character
-      continue;
-    }
-    if (regex[i] != '(' || regex[i + 1] != '?') continue;
-    std::size_t start = i + 2;
-    char close = '>';
-    if (regex[start] == 'P' && start + 1 < regex.size() && regex[start + 1] == '<') {
-      start += 2;
-    } else if (regex[start] == '<' && start + 1 < regex.size() && regex[start + 1] != '=' &&
-               regex[start + 1] != '!') {
-      start += 1;
-    } else if (regex[start] == '\'') {
-      start += 1;
-      close = '\'';
-    } else {
-      continue;
-    }
-    auto end = regex.find(close, start);
-    if (end == std::string_view::npos) break;
-    names.emplace_back(regex.substr(start, end - start));
-    i = end;
-  }
-  return names;
-}
-
 namespace {
 
 // True when a character class is still open at the end of `regex`.

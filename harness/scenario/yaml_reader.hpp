@@ -91,9 +91,6 @@ void sort_by_place(std::vector<Diagnostic>& diagnostics);
 // The text of `node` as JSON (for response bodies written as YAML mappings).
 std::string to_json(const YAML::Node& node);
 
-// Named groups `(?<name>...)` / `(?P<name>...)` / `(?'name'...)` in a regex, in order.
-std::vector<std::string> named_groups(std::string_view regex);
-
 // Compiles a Perl regex with Boost.Regex; the error text when it does not compile.
 std::optional<std::string> regex_error(const std::string& regex);
 

@@ -1,49 +1,28 @@
 // A command spawned on a pseudo-terminal: the simulated board, or any program in tests.
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/ioctl.h>
-#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 #include <algorithm>
 
 #include <cerrno>
-#include <cstring>
 #include <mutex>
-#include <thread>
+#include <optional>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include "common/process.hpp"
 #include "serial/detail/fd_port.hpp"
-
-extern char** environ;
 
 namespace provhil::serial {
 
 namespace {
 
-std::string join(const std::vector<std::string>& argv) {
-  std::string text;
-  for (const auto& arg : argv) {
-    if (!text.empty()) text += ' ';
-    text += arg;
-  }
-  return text;
-}
-
-std::string describe_status(int pid, int status) {
-  if (WIFEXITED(status)) return fmt::format("child pid {} exited with status {}", pid, WEXITSTATUS(status));
-  if (WIFSIGNALED(status))
-    return fmt::format("child pid {} was killed by signal {} ({})", pid, WTERMSIG(status),
-                       ::strsignal(WTERMSIG(status)));
-  return fmt::format("child pid {} ended (status {:#x})", pid, status);
-}
-
 class PtyPort final : public detail::FdPort {
  public:
   explicit PtyPort(const SpawnOptions& options)
-      : FdPort(fmt::format("pty:{}", join(options.argv))), grace_(options.terminate_grace) {
+      : FdPort(fmt::format("pty:{}", fmt::join(options.argv, " "))), grace_(options.terminate_grace) {
     if (options.argv.empty()) throw PortError(name(), "no command to spawn");
     spawn(options);
   }
@@ -65,7 +44,7 @@ class PtyPort final : public detail::FdPort {
 
   void send_signal(int signal_number) override {
     std::lock_guard lock(child_mutex_);
-    if (reaped_) throw PortError(describe(), fmt::format("cannot signal: {}", exit_text_));
+    if (exit_text_) throw PortError(describe(), fmt::format("cannot signal: {}", *exit_text_));
     if (::kill(pid_, signal_number) != 0)
       throw PortError(describe(), fmt::format("kill({}): {}", signal_number, detail::errno_text(errno)));
   }
@@ -74,44 +53,24 @@ class PtyPort final : public detail::FdPort {
   std::string explain_vanish(const std::string& cause) override {
     // The slave closes as the child exits; its exit status follows within moments. Wait briefly for it,
     // so the reason says "exited with status 3" rather than only "hang-up".
-    auto until = Clock::now() + std::chrono::milliseconds(50);
-    while (!try_reap() && Clock::now() < until)
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
     std::lock_guard lock(child_mutex_);
-    if (reaped_) return fmt::format("{}: {}", cause, exit_text_);
+    if (child_ && child_->wait_for(std::chrono::milliseconds(50))) note_exit();
+    if (exit_text_) return fmt::format("{}: {}", cause, *exit_text_);
     return fmt::format("{}: the child (pid {}) closed the terminal", cause, pid_);
   }
 
  private:
-  bool try_reap() {
-    std::lock_guard lock(child_mutex_);
-    if (reaped_) return true;
-    int status = 0;
-    pid_t done = ::waitpid(pid_, &status, WNOHANG);
-    if (done == pid_ || (done < 0 && errno == ECHILD)) {
-      reaped_ = true;
-      exit_text_ = done == pid_ ? describe_status(pid_, status) : fmt::format("child pid {} is gone", pid_);
-      return true;
-    }
-    return false;
+  void note_exit() {
+    if (auto status = child_->try_wait(); status && !exit_text_)
+      exit_text_ = fmt::format("child pid {} {}", pid_, status->describe());
   }
 
   void reap_with_grace() {
-    if (pid_ <= 0 || try_reap()) return;
-    // The child is the leader of its own session and process group: end its helpers too.
-    ::kill(-pid_, SIGTERM);
-    ::kill(pid_, SIGCONT);
-    auto until = Clock::now() + grace_;
-    while (Clock::now() < until) {
-      if (try_reap()) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    ::kill(-pid_, SIGKILL);
-    ::kill(pid_, SIGKILL);
     std::lock_guard lock(child_mutex_);
-    int status = 0;
-    if (!reaped_ && ::waitpid(pid_, &status, 0) == pid_) exit_text_ = describe_status(pid_, status);
-    reaped_ = true;
+    if (!child_) return;
+    // The child leads its own session and process group: its helpers end with it.
+    child_->terminate(grace_);
+    note_exit();
   }
 
   void spawn(const SpawnOptions& options) {
@@ -136,6 +95,7 @@ class PtyPort final : public detail::FdPort {
     ::tcgetattr(slave, &settings);
     ::cfmakeraw(&settings);
     ::tcsetattr(slave, TCSANOW, &settings);
+<<<<<<< HEAD
 
     std::vector<std::string> env_storage;
     for (char** entry = environ; *entry != nullptr; ++entry) {
@@ -190,21 +150,31 @@ class PtyPort final : public detail::FdPort {
     ::posix_spawnattr_destroy(&attributes);
     ::close(slave);  // only the child holds the slave now: its exit hangs up the master
     if (error != 0) {
+=======
+    try {
+      // The child opens the slave itself as a new session's leader, so it becomes its controlling
+      // terminal (the board's console can hang up and signal it).
+      child_.emplace(ProcessOptions{.argv = options.argv,
+                                    .env = options.env,
+                                    .working_dir = options.working_dir,
+                                    .terminal = slave_name_});
+    } catch (const SpawnError& error) {
+      ::close(slave);
+>>>>>>> be609f4 (One way to start a host process and one regex-group scanner (issue 11 near-twins))
       ::close(master);
-      throw PortError(name(), fmt::format("cannot run \"{}\"{}: {}", options.argv[0],
-                                          working_dir.empty() ? "" : fmt::format(" in {}", working_dir),
-                                          detail::errno_text(error)));
+      throw PortError(name(), error.what());
     }
-    pid_ = pid;
+    ::close(slave);  // only the child holds the slave now: its exit hangs up the master
+    pid_ = child_->pid();
     attach(master, false);
   }
 
   std::chrono::milliseconds grace_;
   std::string slave_name_;
   int pid_ = -1;
-  mutable std::mutex child_mutex_;
-  bool reaped_ = false;
-  std::string exit_text_;
+  std::mutex child_mutex_;
+  std::optional<Child> child_;
+  std::optional<std::string> exit_text_;
 };
 
 }  // namespace

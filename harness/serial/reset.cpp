@@ -1,20 +1,15 @@
 #include "serial/reset.hpp"
 
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <charconv>
 #include <thread>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
-extern char** environ;
+#include "common/process.hpp"
 
 namespace provhil::serial {
 
@@ -41,13 +36,6 @@ namespace {
 constexpr std::string_view accepted_strategies =
     "accepted: esp32-dtr-rts, dtr-pulse, console[:COMMAND], command:PROGRAM [ARGS] ({board} is the board "
     "name), signal[:NAME], none";
-
-std::string join(const std::vector<std::string>& words) {
-  std::string text;
-  for (const auto& word : words)
-    text += (text.empty() ? "" : " ") + word;
-  return text;
-}
 
 int parse_signal(std::string_view text) {
   int number = 0;
@@ -118,84 +106,31 @@ void sleep_for(std::chrono::milliseconds duration) {
 }
 
 void run_reset_command(const ResetStrategy& strategy, std::string_view board_name) {
-  std::vector<std::string> argv;
+  ProcessOptions options;
   for (auto arg : strategy.command) {
     for (auto at = arg.find("{board}"); at != std::string::npos;
          at = arg.find("{board}", at + board_name.size()))
       arg.replace(at, 7, board_name);
-    argv.push_back(std::move(arg));
+    options.argv.push_back(std::move(arg));
   }
-  std::vector<std::string> env_storage;
-  for (char** entry = environ; *entry != nullptr; ++entry)
-    if (!std::string_view(*entry).starts_with("PROVHIL_BOARD=")) env_storage.emplace_back(*entry);
-  env_storage.push_back(fmt::format("PROVHIL_BOARD={}", board_name));
-  std::vector<char*> envp;
-  for (auto& item : env_storage)
-    envp.push_back(item.data());
-  envp.push_back(nullptr);
-  std::vector<char*> args;
-  for (auto& arg : argv)
-    args.push_back(arg.data());
-  args.push_back(nullptr);
-
-  int out[2];
-  if (::pipe2(out, O_CLOEXEC) != 0) throw ResetError(fmt::format("reset command: pipe: {}", strerror(errno)));
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, out[1], STDERR_FILENO);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawnattr_t attributes;
-  posix_spawnattr_init(&attributes);
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
-  posix_spawnattr_setpgroup(&attributes, 0);
-  pid_t pid = -1;
-  int rc = ::posix_spawnp(&pid, args[0], &actions, &attributes, args.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attributes);
-  ::close(out[1]);
-  if (rc != 0) {
-    ::close(out[0]);
-    throw ResetError(fmt::format("reset command \"{}\": cannot run: {}", join(argv), strerror(rc)));
-  }
-  std::string output;
-  auto deadline = std::chrono::steady_clock::now() + strategy.command_timeout;
-  bool timed_out = false;
-  for (;;) {
-    auto left =
-        std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
-    if (left <= 0) {
-      timed_out = true;
-      break;
-    }
-    pollfd pfd{out[0], POLLIN, 0};
-    int ready = ::poll(&pfd, 1, static_cast<int>(std::min<long>(left, 60'000)));
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready <= 0) continue;
-    char buffer[4096];
-    ssize_t n = ::read(out[0], buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    output.append(buffer, static_cast<std::size_t>(n));
-    if (output.size() > 8192) output.erase(0, output.size() - 8192);  // keep the tail
-  }
-  ::close(out[0]);
-  if (timed_out) ::kill(-pid, SIGKILL);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  options.env["PROVHIL_BOARD"] = std::string(board_name);
+  auto result =
+      run_process(options, std::chrono::steady_clock::now() + strategy.command_timeout, nullptr, 8192);
+  auto command = fmt::format("{}", fmt::join(options.argv, " "));
+  if (!result.started) throw ResetError(fmt::format("reset command \"{}\": {}", command, result.output));
+  auto& output = result.output;
   while (!output.empty() && (output.back() == '\n' || output.back() == '\r'))
     output.pop_back();
   auto tail = output.empty() ? std::string() : fmt::format("; its output: {}", output);
-  if (timed_out)
-    throw ResetError(fmt::format("reset command \"{}\" did not finish within {} ms and was killed{}",
-                                 join(argv), strategy.command_timeout.count(), tail));
-  if (WIFSIGNALED(status))
+  if (result.timed_out)
+    throw ResetError(fmt::format("reset command \"{}\" did not finish within {} ms and was killed{}", command,
+                                 strategy.command_timeout.count(), tail));
+  if (result.status.signal != 0)
     throw ResetError(
-        fmt::format("reset command \"{}\" was killed by signal {}{}", join(argv), WTERMSIG(status), tail));
-  if (WEXITSTATUS(status) != 0)
-    throw ResetError(fmt::format("reset command \"{}\" failed with exit status {}{}", join(argv),
-                                 WEXITSTATUS(status), tail));
+        fmt::format("reset command \"{}\" was killed by signal {}{}", command, result.status.signal, tail));
+  if (result.status.code != 0)
+    throw ResetError(
+        fmt::format("reset command \"{}\" failed with exit status {}{}", command, result.status.code, tail));
 }
 
 }  // namespace
@@ -209,7 +144,7 @@ std::string ResetStrategy::describe() const {
     case ResetKind::console:
       return fmt::format("console \"{}\"", console_command);
     case ResetKind::command:
-      return fmt::format("command \"{}\"", join(command));
+      return fmt::format("command \"{}\"", fmt::join(command, " "));
     case ResetKind::signal:
       return fmt::format("signal {}", ::sigabbrev_np(signal_number) ? ::sigabbrev_np(signal_number) : "?");
     case ResetKind::none:

@@ -9,6 +9,7 @@
 
 #include "read_helpers.hpp"
 #include "serial/port.hpp"
+#include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
 namespace provhil::serial {
@@ -70,11 +71,7 @@ TEST(PtyPort, SignalsTheParentBlockedOrIgnoredAreRestoredForTheChild) {
 TEST(PtyPort, ChildInheritsNoDescriptorBeyondItsTerminal) {
   // A descriptor without close-on-exec, as Asio opens its sockets; numbered high, away from the one
   // the shell opens to list its own.
-  int fds[2];
-  ASSERT_EQ(::pipe(fds), 0);
-  int inheritable = ::fcntl(fds[0], F_DUPFD, 200);
-  ::close(fds[0]);
-  ::close(fds[1]);
+  int inheritable = test::open_inheritable_descriptor();
   ASSERT_GE(inheritable, 200);
   auto port = spawn_sh("for f in /proc/$$/fd/*; do echo \"fd=${f##*/}\"; done; echo done");
   auto text = read_until(*port, "done");

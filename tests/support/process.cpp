@@ -103,4 +103,13 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
   return result;
 }
 
+int open_inheritable_descriptor() {
+  int fds[2];
+  if (::pipe(fds) != 0) return -1;
+  int inheritable = ::fcntl(fds[0], F_DUPFD, 200);
+  ::close(fds[0]);
+  ::close(fds[1]);
+  return inheritable;
+}
+
 }  // namespace provhil::test
