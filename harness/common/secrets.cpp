@@ -4,8 +4,8 @@
 #include <mutex>
 
 #include <fmt/format.h>
-#include <boost/json/serialize.hpp>
-#include <boost/json/string.hpp>
+
+#include "common/text.hpp"
 
 namespace provhil {
 
@@ -14,12 +14,6 @@ namespace {
 bool is_unreserved(unsigned char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
          c == '.' || c == '~';
-}
-
-// The secret as it appears inside a JSON string written by Boost.JSON (our journals and reports).
-std::string json_escape(std::string_view text) {
-  std::string quoted = boost::json::serialize(boost::json::string(text));
-  return quoted.substr(1, quoted.size() - 2);
 }
 
 }  // namespace

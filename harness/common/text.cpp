@@ -2,6 +2,10 @@
 
 #include <cstdint>
 
+#include <fmt/format.h>
+#include <boost/json/serialize.hpp>
+#include <boost/json/string.hpp>
+
 namespace provhil {
 
 namespace {
@@ -107,6 +111,30 @@ std::optional<std::pair<int, int>> first_invalid_utf8(std::string_view text) {
     ++line;
   }
   return std::pair<int, int>{line, 1};
+}
+
+std::string json_escape(std::string_view text) {
+  std::string quoted = boost::json::serialize(boost::json::string(text));
+  return quoted.substr(1, quoted.size() - 2);
+}
+
+std::string safe_file_name(std::string_view name) {
+  std::string out;
+  for (char c : name) {
+    auto u = static_cast<unsigned char>(c);
+    bool keep = (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9') || c == '-' ||
+                c == '_' || c == '.' || c == '+' || c == '@' || u >= 0x80;
+    out += keep ? c : '_';
+  }
+  if (out.empty() || out == "." || out == "..") out = "_" + out;
+  if (out != name) {
+    // A hash of the original, so that `x/y` and `x_y` never share a folder.
+    std::uint32_t hash = 2166136261u;  // FNV-1a
+    for (char c : name)
+      hash = (hash ^ static_cast<unsigned char>(c)) * 16777619u;
+    out += fmt::format("~{:08x}", hash);
+  }
+  return out;
 }
 
 }  // namespace provhil

@@ -21,6 +21,7 @@
 #include <fmt/format.h>
 #include <boost/json/parse.hpp>
 
+#include "common/text.hpp"
 #include "report/render.hpp"
 
 namespace provhil::report {
@@ -38,29 +39,6 @@ constexpr const char* fragments_name = ".junit-cases.xml";
 std::string errno_text() {
   return std::strerror(errno);
 }
-
-// Makes a board or scenario name safe as one path component. A name that had to change gets a hash of
-// the original after it, so that `x/y` and `x_y` never share a folder.
-std::string safe_component(std::string_view name) {
-  std::string out;
-  for (char c : name) {
-    auto u = static_cast<unsigned char>(c);
-    bool keep = std::isalnum(u) != 0 || c == '-' || c == '_' || c == '.' || c == '+' || c == '@' || u >= 0x80;
-    out += keep ? c : '_';
-  }
-  if (out.empty() || out == "." || out == "..") out = "_" + out;
-  if (out != name) {
-    std::uint32_t hash = 2166136261u;  // FNV-1a
-    for (char c : name)
-      hash = (hash ^ static_cast<unsigned char>(c)) * 16777619u;
-    out += fmt::format("~{:08x}", hash);
-  }
-  return out;
-}
-
-constexpr const char* lock_name = ".provhil.lock";
-// The longest journal line `report --rebuild` reads (a case line holds bounded excerpts: far less).
-constexpr std::size_t max_journal_line = std::size_t{64} << 20;
 
 void write_all(int fd, std::string_view data, const fs::path& path) {
   while (!data.empty()) {
@@ -562,7 +540,7 @@ ReportWriter::ReportWriter(ReportOptions options, RunInfo run, const SecretMaske
 ReportWriter::~ReportWriter() = default;
 
 fs::path ReportWriter::case_dir(std::string_view board, std::string_view scenario) const {
-  fs::path dir = impl_->options.output_dir / safe_component(board) / safe_component(scenario);
+  fs::path dir = impl_->options.output_dir / safe_file_name(board) / safe_file_name(scenario);
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) throw ReportError(fmt::format("{}: cannot create: {}", dir.string(), ec.message()));

@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "common/text.hpp"
+
 namespace provhil::runner {
 
 namespace {
@@ -17,13 +19,6 @@ namespace {
 const char* const cloud_hosts[] = {"blynk.cloud",     "fra1.blynk.cloud", "lon1.blynk.cloud",
                                    "ny3.blynk.cloud", "sgp1.blynk.cloud", "blr1.blynk.cloud"};
 
-std::string safe_name(const std::string& name) {
-  std::string out;
-  for (char c : name)
-    out += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') ? c : '_';
-  return out;
-}
-
 }  // namespace
 
 BoardSession::BoardSession(const scenario::Board& board, const SimLaunch& sim, const SecretMasker& masker)
@@ -31,9 +26,9 @@ BoardSession::BoardSession(const scenario::Board& board, const SimLaunch& sim, c
       // Parsed and checked against the port kind when the inventory was loaded (a simulated board's
       // defaults to signal: SIGUSR1 is the simulator's EN pin).
       hard_reset_(board.reset),
-      raw_log_path_(sim.work_dir / (safe_name(board.name) + ".raw")) {
+      raw_log_path_(sim.work_dir / (safe_file_name(board.name) + ".raw")) {
   if (board.simulated()) {
-    auto stem = safe_name(board.name);
+    auto stem = safe_file_name(board.name);
     ap_endpoint_file_ = sim.work_dir / (stem + ".ap");
     serial::SpawnOptions spawn;
     spawn.argv = {sim.provhil_binary.string(),

@@ -1,5 +1,5 @@
 // The simulated Edgent firmware: boot log, state machine, serial console, setup AP handlers, the
-// provision call and the Blynk binary login. Facts from edgent.md sections 3-7; single-threaded on
+// provision call and the Blynk binary login, as docs/sim.md ("Behaviour") describes; single-threaded on
 // one io_context per boot, so a reset simply drops everything the boot had in flight.
 #include "sim/firmware.hpp"
 
@@ -25,6 +25,7 @@
 
 #include "common/exit_codes.hpp"
 #include "common/secrets.hpp"
+#include "common/text.hpp"
 #include "sim/net.hpp"
 
 namespace provhil::sim {
@@ -101,7 +102,7 @@ const char* state_name(State s) {
   return "?";
 }
 
-// Blynk binary protocol (edgent.md section 6).
+// Blynk binary protocol: 5-byte header (command, message id, length), then the body.
 constexpr std::uint8_t kResponse = 0;
 constexpr std::uint8_t kPing = 6;
 constexpr std::uint8_t kInternal = 17;
@@ -125,21 +126,6 @@ std::string frame(std::uint8_t type, std::uint16_t id, std::string_view body) {
 std::uint16_t be16(const std::string& bytes, std::size_t at) {
   return static_cast<std::uint16_t>((static_cast<unsigned char>(bytes[at]) << 8) |
                                     static_cast<unsigned char>(bytes[at + 1]));
-}
-
-std::string json_escape(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      out += fmt::format("\\u{:04x}", static_cast<unsigned char>(c));
-    } else {
-      out += c;
-    }
-  }
-  return out;
 }
 
 // Arduino WebServer's argument decoding: %XX and '+' as a space.

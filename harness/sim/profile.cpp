@@ -143,7 +143,7 @@ void read_firmware(const Reader& r, const YAML::Node& node, Profile& p) {
                 "hardware_version"});
   if (node["template_id"]) {
     p.template_id = r.text(node["template_id"], "firmware.template_id");
-    // The firmware only checks the prefix (edgent.md section 2).
+    // The firmware only checks the prefix.
     if (!p.template_id.starts_with("TMPL"))
       r.fail(node["template_id"], "'firmware.template_id' must start with TMPL");
   }

@@ -14,7 +14,7 @@ struct BoardConfig {
   std::string token;
   std::string host = "blynk.cloud";
   int port = 443;
-  int last_error = 0;  // edgent.md section 7
+  int last_error = 0;  // Edgent's last error code (701 WiFi, 703 token, ...; docs/sim.md)
 };
 
 // Reads and writes the state file atomically. With an empty path the "flash" lives in memory.

@@ -34,4 +34,21 @@ TEST(SanitizeText, OutputIsAlwaysValidUtf8) {
   EXPECT_TRUE(is_valid_utf8(sanitize_text(garbage)));
 }
 
+TEST(SafeFileName, KeepsReadableNamesAndNeutralisesTheRest) {
+  EXPECT_EQ(safe_file_name("esp32-1_a.b+c@d"), "esp32-1_a.b+c@d");
+  EXPECT_TRUE(safe_file_name("a/b c\\d").starts_with("a_b_c_d~")) << safe_file_name("a/b c\\d");
+  EXPECT_NE(safe_file_name("x/y"), safe_file_name("x_y"));
+  EXPECT_EQ(safe_file_name("caf\xC3\xA9"), "caf\xC3\xA9");
+  EXPECT_TRUE(safe_file_name("").starts_with("_~"));
+  EXPECT_TRUE(safe_file_name(".").starts_with("_.~"));
+  EXPECT_TRUE(safe_file_name("..").starts_with("_..~"));
+}
+
+TEST(JsonEscape, EscapesAsBoostJsonWrites) {
+  EXPECT_EQ(json_escape("a\"b\\c"), "a\\\"b\\\\c");
+  EXPECT_EQ(json_escape("l1\nl2\t"), "l1\\nl2\\t");
+  EXPECT_EQ(json_escape(std::string("\x01", 1)), "\\u0001");
+  EXPECT_EQ(json_escape("plain"), "plain");
+}
+
 }  // namespace
