@@ -3,7 +3,7 @@
 #   plain read loop (the physical limit here), the engine (10 patterns matching only at the end, with and
 #   without logs), pexpect (Debian python3-pexpect) with the same 10 patterns; then match latency.
 # Usage: [ROUNDS=3] bench/console/run.sh [MEGABYTES=200] [LATENCY_MATCHES=10000]
-# Builds bench_console in build/bench-console (release) unless BENCH_CONSOLE points at a binary.
+# Builds bench_console with the release preset (build/release) unless BENCH_CONSOLE points at a binary.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -22,9 +22,8 @@ fi
 
 bench="${BENCH_CONSOLE:-}"
 if [[ -z "$bench" ]]; then
-  cmake --preset release -B "$root/build/bench-console" -DPROVHIL_TESTS=OFF >/dev/null
-  cmake --build "$root/build/bench-console" --target bench_console >/dev/null
-  bench="$root/build/bench-console/bench/console/bench_console"
+  (cd "$root" && cmake --preset release >/dev/null && cmake --build --preset release --target bench_console >/dev/null)
+  bench="$root/build/release/bench/console/bench_console"
 fi
 logs="$(mktemp -d)"
 trap 'rm -rf "$logs"' EXIT
