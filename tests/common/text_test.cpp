@@ -5,6 +5,8 @@
 namespace {
 
 using provhil::is_valid_utf8;
+using provhil::json_escape;
+using provhil::safe_file_name;
 using provhil::sanitize_text;
 
 TEST(SanitizeText, KeepsPrintableTextTabsAndLineEnds) {
