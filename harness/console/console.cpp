@@ -19,7 +19,7 @@
 
 #include "common/regex_names.hpp"
 #include "common/text.hpp"
-#include "console/line_framer.hpp"
+#include "console/detail/line_framer.hpp"
 
 namespace provhil::console {
 

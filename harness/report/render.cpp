@@ -1,4 +1,4 @@
-#include "report/render.hpp"
+#include "report/detail/render.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -22,7 +22,7 @@
 #include <boost/json/parse.hpp>
 
 #include "common/text.hpp"
-#include "report/render.hpp"
+#include "report/detail/render.hpp"
 
 namespace provhil::report {
 

@@ -11,10 +11,10 @@
 #include <thread>
 
 #include "common/regex_names.hpp"
+#include "scenario/detail/yaml_reader.hpp"
 #include "scenario/loader.hpp"
 #include "scenario/project.hpp"
 #include "scenario/variables.hpp"
-#include "scenario/yaml_reader.hpp"
 
 namespace provhil::scenario {
 

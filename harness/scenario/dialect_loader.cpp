@@ -3,8 +3,8 @@
 
 #include <algorithm>
 
+#include "scenario/detail/yaml_reader.hpp"
 #include "scenario/loader.hpp"
-#include "scenario/yaml_reader.hpp"
 
 namespace provhil::scenario {
 

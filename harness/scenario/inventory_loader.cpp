@@ -6,8 +6,8 @@
 #include <set>
 #include <stdexcept>
 
+#include "scenario/detail/yaml_reader.hpp"
 #include "scenario/loader.hpp"
-#include "scenario/yaml_reader.hpp"
 #include "serial/port.hpp"
 #include "serial/reset.hpp"
 

@@ -4,9 +4,9 @@
 #include <algorithm>
 
 #include "common/regex_names.hpp"
+#include "scenario/detail/yaml_reader.hpp"
 #include "scenario/loader.hpp"
 #include "scenario/variables.hpp"
-#include "scenario/yaml_reader.hpp"
 
 namespace provhil::scenario {
 

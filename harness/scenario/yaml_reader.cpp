@@ -1,4 +1,4 @@
-#include "scenario/yaml_reader.hpp"
+#include "scenario/detail/yaml_reader.hpp"
 
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>

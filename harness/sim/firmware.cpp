@@ -1,7 +1,7 @@
 // The simulated Edgent firmware: boot log, state machine, serial console, setup AP handlers, the
 // provision call and the Blynk binary login, as docs/sim.md ("Behaviour") describes; single-threaded on
 // one io_context per boot, so a reset simply drops everything the boot had in flight.
-#include "sim/firmware.hpp"
+#include "sim/detail/firmware.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -26,7 +26,7 @@
 #include "common/exit_codes.hpp"
 #include "common/secrets.hpp"
 #include "common/text.hpp"
-#include "sim/net.hpp"
+#include "sim/detail/net.hpp"
 
 namespace provhil::sim {
 

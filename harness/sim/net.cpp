@@ -1,6 +1,6 @@
 // The simulated board's sockets: the setup AP (Beast HTTP server) and the TLS client. The only
 // translation unit of the sim module that includes Beast and Asio SSL.
-#include "sim/net.hpp"
+#include "sim/detail/net.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>

@@ -10,9 +10,9 @@
 #include <cstring>
 
 #include "common/exit_codes.hpp"
-#include "sim/firmware.hpp"
+#include "sim/detail/firmware.hpp"
+#include "sim/detail/state.hpp"
 #include "sim/profile.hpp"
-#include "sim/state.hpp"
 
 namespace provhil::sim {
 

@@ -1,4 +1,4 @@
-#include "sim/state.hpp"
+#include "sim/detail/state.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "console/line_framer.hpp"
+#include "console/detail/line_framer.hpp"
 
 namespace provhil::console::detail {
 namespace {

@@ -3,9 +3,9 @@
 
 #include <string_view>
 
+#include "sim/detail/state.hpp"
 #include "sim/profile.hpp"
 #include "sim/simulator.hpp"
-#include "sim/state.hpp"
 
 namespace provhil::sim {
 
