@@ -4,7 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/pidfd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -133,7 +133,8 @@ Child::Child(const ProcessOptions& options) {
   pid_ = pid;
   output_fd_ = pipe_fds[0];
   // The child cannot have been reaped yet (only we wait for it), so the pidfd names it.
-  exit_fd_ = ::pidfd_open(pid_, 0);
+  exit_fd_ =
+      static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));  // glibc 2.36 declares it without C linkage
 }
 
 Child::Child(Child&& other) noexcept

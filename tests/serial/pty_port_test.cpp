@@ -71,7 +71,7 @@ TEST(PtyPort, SignalsTheParentBlockedOrIgnoredAreRestoredForTheChild) {
 TEST(PtyPort, ChildInheritsNoDescriptorBeyondItsTerminal) {
   // A descriptor without close-on-exec, as Asio opens its sockets; numbered high, away from the one
   // the shell opens to list its own.
-  int inheritable = test::open_inheritable_descriptor();
+  int inheritable = provhil::test::open_inheritable_descriptor();
   ASSERT_GE(inheritable, 200);
   auto port = spawn_sh("for f in /proc/$$/fd/*; do echo \"fd=${f##*/}\"; done; echo done");
   auto text = read_until(*port, "done");
