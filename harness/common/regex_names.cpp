@@ -67,7 +67,6 @@ std::vector<std::string> regex_group_names(std::string_view text) {
       i = end == std::string_view::npos ? text.size() : end + 1;
       continue;
     }
-    if (rest.starts_with("P<")) rest.remove_prefix(1);
     i += 2;
     if (rest.empty() || (rest[0] != '<' && rest[0] != '\'') || rest.size() < 2 || !is_name_start(rest[1]))
       continue;
