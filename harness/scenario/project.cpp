@@ -4,7 +4,7 @@
 
 #include <system_error>
 
-#include "scenario/yaml_reader.hpp"
+#include "scenario/detail/yaml_reader.hpp"
 
 namespace provhil::scenario {
 
