@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -43,11 +44,15 @@ struct Strings {
   std::vector<char*> pointers;
 };
 
-std::vector<std::string> environment_with(const std::map<std::string, std::string>& extra) {
+std::vector<std::string> environment_with(const std::map<std::string, std::string>& extra,
+                                          const std::optional<std::vector<std::string>>& inherit_only) {
   std::vector<std::string> env;
   for (char** entry = environ; *entry != nullptr; ++entry) {
     std::string_view item(*entry);
-    if (!extra.contains(std::string(item.substr(0, item.find('='))))) env.emplace_back(item);
+    auto key = std::string(item.substr(0, item.find('=')));
+    if (inherit_only && std::find(inherit_only->begin(), inherit_only->end(), key) == inherit_only->end())
+      continue;
+    if (!extra.contains(key)) env.emplace_back(item);
   }
   for (const auto& [key, value] : extra)
     env.push_back(key + "=" + value);
@@ -84,7 +89,7 @@ Child::Child(const ProcessOptions& options) {
     throw SpawnError(fmt::format("cannot run \"{}\": pipe: {}", options.argv[0], errno_text(errno)));
 
   Strings argv(options.argv);
-  Strings envp(environment_with(options.env));
+  Strings envp(environment_with(options.env, options.inherit_only));
   std::string working_dir = options.working_dir.string();
   std::string terminal = options.terminal.string();
 

@@ -30,7 +30,9 @@ struct ExitStatus {
 struct ProcessOptions {
   std::vector<std::string> argv;           // argv[0] is searched in PATH
   std::map<std::string, std::string> env;  // added to (or overriding) the inherited environment
-  std::filesystem::path working_dir;       // empty: the current directory
+  // When set, only these variables are inherited (plus `env`): a child that needs no secrets gets none.
+  std::optional<std::vector<std::string>> inherit_only;
+  std::filesystem::path working_dir;  // empty: the current directory
   // Empty: stdin is /dev/null, stdout and stderr go to one pipe (Child::output_fd) and the child leads
   // a new process group. A path: the terminal is opened as stdin, stdout and stderr, and the child
   // leads a new session, the terminal becoming its controlling terminal.

@@ -95,72 +95,16 @@ class PtyPort final : public detail::FdPort {
     ::tcgetattr(slave, &settings);
     ::cfmakeraw(&settings);
     ::tcsetattr(slave, TCSANOW, &settings);
-<<<<<<< HEAD
-
-    std::vector<std::string> env_storage;
-    for (char** entry = environ; *entry != nullptr; ++entry) {
-      std::string_view item(*entry);
-      auto key = std::string(item.substr(0, item.find('=')));
-      if (options.inherit_only && std::find(options.inherit_only->begin(), options.inherit_only->end(),
-                                            key) == options.inherit_only->end())
-        continue;
-      if (!options.env.contains(key)) env_storage.emplace_back(item);
-    }
-    for (const auto& [key, value] : options.env)
-      env_storage.push_back(key + "=" + value);
-    std::vector<char*> envp;
-    for (auto& item : env_storage)
-      envp.push_back(item.data());
-    envp.push_back(nullptr);
-    std::vector<std::string> argv_storage = options.argv;
-    std::vector<char*> argv;
-    for (auto& arg : argv_storage)
-      argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    std::string working_dir = options.working_dir.string();
-
-    // posix_spawn, not fork: a runner with a thread per board would copy its page tables and fault
-    // on copy-on-write pages for every board, only for exec to throw them away. The child starts a
-    // session and opens the slave as stdin; a session leader opening a terminal without O_NOCTTY
-    // makes it its controlling terminal (so the board's console can hang up and signal it).
-    posix_spawn_file_actions_t actions;
-    posix_spawnattr_t attributes;
-    ::posix_spawn_file_actions_init(&actions);
-    ::posix_spawnattr_init(&attributes);
-    int error = ::posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, slave_path, O_RDWR, 0);
-    if (error == 0) error = ::posix_spawn_file_actions_adddup2(&actions, STDIN_FILENO, STDOUT_FILENO);
-    if (error == 0) error = ::posix_spawn_file_actions_adddup2(&actions, STDIN_FILENO, STDERR_FILENO);
-    // Nothing else of ours: Asio opens sockets without close-on-exec, and a board holding the
-    // interceptor's listener or a connection would keep it from closing (no FIN, no reset fault).
-    if (error == 0) error = ::posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
-    if (error == 0 && !working_dir.empty())
-      error = ::posix_spawn_file_actions_addchdir_np(&actions, working_dir.c_str());
-    sigset_t none, defaults;
-    ::sigemptyset(&none);
-    ::sigemptyset(&defaults);
-    for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGCHLD, SIGQUIT})
-      ::sigaddset(&defaults, sig);
-    ::posix_spawnattr_setsigmask(&attributes, &none);
-    ::posix_spawnattr_setsigdefault(&attributes, &defaults);
-    ::posix_spawnattr_setflags(&attributes,
-                               POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    pid_t pid = -1;
-    if (error == 0) error = ::posix_spawnp(&pid, argv[0], &actions, &attributes, argv.data(), envp.data());
-    ::posix_spawn_file_actions_destroy(&actions);
-    ::posix_spawnattr_destroy(&attributes);
-    ::close(slave);  // only the child holds the slave now: its exit hangs up the master
-    if (error != 0) {
-=======
     try {
       // The child opens the slave itself as a new session's leader, so it becomes its controlling
       // terminal (the board's console can hang up and signal it).
       child_.emplace(ProcessOptions{.argv = options.argv,
                                     .env = options.env,
+                                    .inherit_only = options.inherit_only,
                                     .working_dir = options.working_dir,
                                     .terminal = slave_name_});
     } catch (const SpawnError& error) {
       ::close(slave);
->>>>>>> be609f4 (One way to start a host process and one regex-group scanner (issue 11 near-twins))
       ::close(master);
       throw PortError(name(), error.what());
     }
