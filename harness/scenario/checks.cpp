@@ -203,6 +203,7 @@ class ScenarioChecker {
           fmt::format("board selector ({}) matches no board of inventory {}{}; the boards are: {}",
                       wanted.empty() ? "all boards" : join(wanted, ", "), inventory_.file.string(), hint,
                       have.empty() ? "none" : join(have, "; ")));
+    out_.back().code = Diagnostic::Code::no_matching_board;
   }
 
   void check_text(const std::string& text, const SourceLocation& where, const Scope& scope) {
