@@ -47,11 +47,11 @@ std::string_view to_string(Outcome outcome);
 
 // Why a case was skipped. The exit code and the reports decide on this, never on the message.
 enum class SkipReason {
-  no_eligible_board,  // no board of the inventory matches the scenario's selector
-  filtered_out,       // --filter left it out
-  setup_failed,       // a setup step failed: the scenario's steps did not run (fails the run)
-  run_interrupted,    // the run was interrupted before the case started
-  reports_unwritable, // an earlier write to the reports failed (a full disk): nothing new started
+  no_eligible_board,   // no board of the inventory matches the scenario's selector
+  filtered_out,        // --filter left it out
+  setup_failed,        // a setup step failed: the scenario's steps did not run (fails the run)
+  run_interrupted,     // the run was interrupted before the case started
+  reports_unwritable,  // an earlier write to the reports failed (a full disk): nothing new started
 };
 constexpr std::string_view skip_reason_name(SkipReason reason) {
   switch (reason) {  // no default: a new reason without its name fails the build

@@ -116,7 +116,7 @@ class ScenarioParser {
           too_many_ = true;
           r_.error(step.where, fmt::format("this '{}' runs more than {} steps (its count times the steps "
                                            "inside it); a scenario may run at most {}",
-                                           step.kind, max_unrolled_steps, max_unrolled_steps));
+                                           step.kind(), max_unrolled_steps, max_unrolled_steps));
         }
       }
       total = std::min(total + count, max_unrolled_steps + 1);
