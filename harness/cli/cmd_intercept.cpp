@@ -13,6 +13,7 @@
 #include "cli/commands.hpp"
 #include "common/exit_codes.hpp"
 #include "common/secrets.hpp"
+#include "common/text.hpp"
 #include "intercept/interceptor.hpp"
 #include "intercept/lab_ca.hpp"
 
@@ -59,7 +60,17 @@ std::string exchange_line(const intercept::Exchange& ex, const SecretMasker& mas
       ex.error.empty() ? "" : " error: " + ex.error);
   SecretMasker own;  // the token of an unexpected request is masked too
   if (ex.token.size() >= SecretMasker::min_length) own.add(ex.token, "token");
-  return masker.mask(masker.enabled() ? own.mask(line) : line);
+  // What the client sent (SNI, target, token) is shown escaped: no control character or invalid
+  // byte reaches the terminal, so it cannot forge a line or an escape sequence.
+  std::string shown = sanitize_text(masker.mask(masker.enabled() ? own.mask(line) : line));
+  std::string out;  // one exchange, one line: line breaks too are shown as \xHH
+  for (char c : shown) {
+    if (c == '\n' || c == '\r')
+      out += fmt::format("\\x{:02X}", static_cast<unsigned char>(c));
+    else
+      out += c;
+  }
+  return out;
 }
 
 int run_intercept(const InterceptOptions& options) {
@@ -159,6 +170,10 @@ int run_intercept(const InterceptOptions& options) {
     fmt::print(stderr, "provhil intercept: {}\n", e.what());
     stop_signal_thread();
     return to_int(ExitCode::usage);
+  } catch (const std::exception& e) {  // anything else it could not set up (a file, a socket)
+    fmt::print(stderr, "provhil intercept: {}\n", e.what());
+    stop_signal_thread();
+    return to_int(ExitCode::infrastructure);
   }
   {
     std::lock_guard lock(mutex);

@@ -8,8 +8,9 @@
 namespace provhil {
 
 // Replaces registered secrets (auth tokens, WiFi passwords) in text before it is logged or reported.
-// Each secret is also masked in the forms it takes on the wire: percent-encoded (with %20 or + for
-// a space) and JSON-escaped. Thread-safe: the console, the interceptor and the reports share one.
+// Each secret is also masked in the forms it takes on the wire: JSON-escaped, and in every
+// percent-encoding that decodes to it (any character as %XX in either case, a space as + or %20).
+// Thread-safe: the console, the interceptor and the reports share one.
 class SecretMasker {
  public:
   // Secrets shorter than this are not masked: masking "ab" would shred every log line.
@@ -32,6 +33,7 @@ class SecretMasker {
   };
   mutable std::shared_mutex mutex_;
   std::vector<Entry> entries_;  // longest needle first, so a secret inside another is not half-masked
+  std::vector<Entry> decoded_;  // each secret once, longest first: masked in any encoding that decodes to it
   std::vector<std::string> secrets_;
   bool enabled_ = true;
 };

@@ -104,5 +104,8 @@ std::vector<Exchange> Interceptor::all_exchanges() const {
 std::string Interceptor::journal_lines_for_owner(const std::string& owner) const {
   return impl_->registry.lines([&](const Exchange& x) { return x.owner == owner; });
 }
+std::size_t Interceptor::cached_leaf_certificates() const {
+  return impl_->tls.cached_leaves();
+}
 
 }  // namespace provhil::intercept

@@ -92,6 +92,8 @@ class Interceptor {
   std::vector<Exchange> all_exchanges() const;
   // JSON lines (tokens masked) for report attachments.
   std::string journal_lines_for_owner(const std::string& owner) const;
+  // How many minted leaves are cached now (bounded; for tests and the soak benchmark).
+  std::size_t cached_leaf_certificates() const;
 
  private:
   struct Impl;

@@ -11,6 +11,8 @@
 #include <ctime>
 #include <set>
 
+#include "common/text.hpp"
+
 namespace provhil::intercept {
 
 ValueCheck ValueCheck::equals(std::string name, std::string value) {
@@ -320,10 +322,19 @@ bool Exchange::checks_passed() const {
 
 std::string Exchange::to_json_line(const SecretMasker* masker) const {
   namespace json = boost::json;
-  auto pairs = [](const std::vector<std::pair<std::string, std::string>>& list) {
+  SecretMasker own;  // the token is masked even when nobody registered it (an unexpected request)
+  if (token.size() >= SecretMasker::min_length) own.add(token, "token");
+  // Every string from the wire is masked first (in any encoding of a secret), then made valid
+  // UTF-8: an invalid byte becomes the text \xHH, so that every line is one any JSON reader takes.
+  auto text = [&](std::string_view value) {
+    std::string masked = own.mask(value);
+    if (masker) masked = masker->mask(masked);
+    return json::string(is_valid_utf8(masked) ? masked : sanitize_text(masked));
+  };
+  auto pairs = [&](const std::vector<std::pair<std::string, std::string>>& list) {
     json::array out;
     for (const auto& [k, v] : list)
-      out.push_back(json::array{json::string(k), json::string(v)});
+      out.push_back(json::array{text(k), text(v)});
     return out;
   };
   json::object o;
@@ -335,42 +346,39 @@ std::string Exchange::to_json_line(const SecretMasker* masker) const {
     std::time_t seconds = static_cast<std::time_t>(ms / 1000);
     std::tm parts{};
     gmtime_r(&seconds, &parts);
-    char text[32];
-    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &parts);
-    o["wall"] = fmt::format("{}.{:03}Z", text, ms % 1000);
+    char when[32];
+    std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &parts);
+    o["wall"] = fmt::format("{}.{:03}Z", when, ms % 1000);
   }
-  o["client"] = client;
-  o["sni"] = sni;
-  o["tls"] = tls_version;
-  o["token"] = token;
-  o["owner"] = owner;
+  o["client"] = text(client);
+  o["sni"] = text(sni);
+  o["tls"] = text(tls_version);
+  o["token"] = text(token);
+  o["owner"] = text(owner);
   o["expected"] = expected;
-  if (!method.empty()) o["method"] = method;
-  if (!target.empty()) o["target"] = target;
+  if (!method.empty()) o["method"] = text(method);
+  if (!target.empty()) o["target"] = text(target);
   if (!request_headers.empty()) o["headers"] = pairs(request_headers);
   if (!info.empty()) o["info"] = pairs(info);
   json::array checks;
   for (const auto& v : verdicts) {
     json::object c;
-    c["check"] = v.check;
+    c["check"] = text(v.check);
     c["passed"] = v.passed;
-    if (!v.detail.empty()) c["detail"] = v.detail;
+    if (!v.detail.empty()) c["detail"] = text(v.detail);
     checks.push_back(std::move(c));
   }
   o["checks"] = std::move(checks);
   o["status"] = status;
   if (!answer_headers.empty()) o["answer_headers"] = pairs(answer_headers);
-  o["answer_body"] = answer_body;
-  if (!upstream_request.empty()) o["upstream_request"] = upstream_request;
+  o["answer_body"] = text(answer_body);
+  if (!upstream_request.empty()) o["upstream_request"] = text(upstream_request);
   o["answered_by"] = to_string(answered_by);
-  if (!error.empty()) o["error"] = error;
+  if (!error.empty()) o["error"] = text(error);
   o["duration_us"] = duration.count();
   std::string line = json::serialize(o);
-  if (token.size() >= SecretMasker::min_length) {
-    SecretMasker own;  // the token is masked even when nobody registered it (an unexpected request)
-    own.add(token, "token");
-    line = own.mask(line);
-  }
+  // Once more on the whole line, for a secret in its JSON-escaped form.
+  line = own.mask(line);
   if (masker) line = masker->mask(line);
   return line;
 }

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <boost/regex.hpp>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 
 #include "common/secrets.hpp"
 
@@ -61,11 +63,16 @@ Registry::Registry(SecretMasker* masker, const std::filesystem::path& journal_pa
                    std::function<void(const Exchange&)> on_exchange)
     : masker_(masker), on_exchange_(std::move(on_exchange)) {
   if (!journal_path.empty()) {
-    if (journal_path.has_parent_path()) std::filesystem::create_directories(journal_path.parent_path());
+    std::error_code ec;
+    if (journal_path.has_parent_path()) std::filesystem::create_directories(journal_path.parent_path(), ec);
+    if (ec)
+      throw InterceptorStartError(fmt::format("{}: cannot create the journal's folder {}: {}",
+                                              journal_path.string(), journal_path.parent_path().string(),
+                                              ec.message()));
     journal_.open(journal_path, std::ios::app);
     if (!journal_)
-      throw InterceptorStartError(
-          fmt::format("{}: cannot open the journal for writing", journal_path.string()));
+      throw InterceptorStartError(fmt::format("{}: cannot open the journal for writing: {}",
+                                              journal_path.string(), std::strerror(errno)));
   }
 }
 
@@ -223,9 +230,13 @@ std::vector<CheckVerdict> Registry::check_login_info(
 void Registry::record(Exchange exchange, std::optional<ExpectationId> id) {
   {
     std::lock_guard lock(mutex_);
-    exchange.id = exchanges_.size() + 1;
-    exchanges_.push_back(exchange);
-    if (id) entry(*id).exchanges.push_back(exchanges_.size() - 1);
+    exchange.id = next_exchange_id_++;
+    bool keep = true;
+    if (!id && exchange.owner.empty()) keep = unowned_kept_[exchange.kind]++ < unowned_kept_per_kind;
+    if (keep) {
+      exchanges_.push_back(exchange);
+      if (id) entry(*id).exchanges.push_back(exchanges_.size() - 1);
+    }
   }
   arrived_.notify_all();
   if (journal_.is_open()) {

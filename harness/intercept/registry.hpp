@@ -36,6 +36,11 @@ struct LoginDecision {
 
 class Registry {
  public:
+  // Exchanges nobody owns are kept in memory up to this many of each kind (the journal file has
+  // them all): a hostile client must not grow the run's memory without bound. Owned exchanges are
+  // all kept (a scenario's waits and attachments need them).
+  static constexpr std::size_t unowned_kept_per_kind = 256;
+
   Registry(SecretMasker* masker, const std::filesystem::path& journal_path,
            std::function<void(const Exchange&)> on_exchange);
 
@@ -94,6 +99,8 @@ class Registry {
   std::map<std::string, std::string> owners_;  // token -> owner
   std::vector<ConnectionFault> faults_;
   std::vector<Exchange> exchanges_;
+  std::uint64_t next_exchange_id_ = 1;
+  std::map<ExchangeKind, std::size_t> unowned_kept_;
   std::mutex journal_mutex_;
   std::ofstream journal_;
 };

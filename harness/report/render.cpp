@@ -373,6 +373,10 @@ json::object case_json(const CaseResult& result, std::string_view case_name, con
   object["detail"] = clean_block(result.detail, masker, limits.detail_bytes);
   object["failure_location"] = location_json(result.failure_location);
   if (result.outcome == Outcome::skipped) object["skip_reason"] = clean(result.skip_reason, masker);
+  if (result.outcome == Outcome::skipped && result.skip_code)
+    object["reason_code"] = skip_reason_name(*result.skip_code);
+  if (result.outcome == Outcome::error && result.error_code)
+    object["reason_code"] = error_reason_name(*result.error_code);
   object["started"] = time_json(result.started);
   object["duration_ms"] = millis(result.duration);
   object["properties"] = properties_json(result.properties, masker);

@@ -3,17 +3,7 @@
 namespace provhil::report {
 
 std::string_view to_string(Outcome outcome) {
-  switch (outcome) {
-    case Outcome::passed:
-      return "passed";
-    case Outcome::failed:
-      return "failed";
-    case Outcome::error:
-      return "error";
-    case Outcome::skipped:
-      return "skipped";
-  }
-  return "unknown";
+  return outcome_name(outcome);
 }
 
 std::string SourceLocation::to_string() const {

@@ -13,6 +13,8 @@
 
 #include <boost/json/value.hpp>
 
+#include "common/enum_names.hpp"
+
 namespace provhil::report {
 
 // Report timestamps are wall-clock (they are read by people and CI); durations are measured by the
@@ -26,7 +28,78 @@ enum class Outcome {
   error,    // infrastructure trouble: port vanished, listener could not bind (JUnit <error>)
   skipped,  // not run: no eligible board, filtered out, setup failed (JUnit <skipped>)
 };
+constexpr std::string_view outcome_name(Outcome outcome) {
+  switch (outcome) {  // no default: a new outcome without its name fails the build
+    case Outcome::passed:
+      return "passed";
+    case Outcome::failed:
+      return "failed";
+    case Outcome::error:
+      return "error";
+    case Outcome::skipped:
+      return "skipped";
+  }
+  return {};
+}
+// The outcomes' name table: results.json's "outcome", the summary's counts, `report --rebuild`.
+using OutcomeNames = EnumNames<outcome_name>;
 std::string_view to_string(Outcome outcome);
+
+// Why a case was skipped. The exit code and the reports decide on this, never on the message.
+enum class SkipReason {
+  no_eligible_board,   // no board of the inventory matches the scenario's selector
+  filtered_out,        // --filter left it out
+  setup_failed,        // a setup step failed: the scenario's steps did not run (fails the run)
+  run_interrupted,     // the run was interrupted before the case started
+  reports_unwritable,  // an earlier write to the reports failed (a full disk): nothing new started
+};
+constexpr std::string_view skip_reason_name(SkipReason reason) {
+  switch (reason) {  // no default: a new reason without its name fails the build
+    case SkipReason::no_eligible_board:
+      return "no_eligible_board";
+    case SkipReason::filtered_out:
+      return "filtered_out";
+    case SkipReason::setup_failed:
+      return "setup_failed";
+    case SkipReason::run_interrupted:
+      return "run_interrupted";
+    case SkipReason::reports_unwritable:
+      return "reports_unwritable";
+  }
+  return {};
+}
+using SkipReasonNames = EnumNames<skip_reason_name>;
+
+// What kind of infrastructure trouble made a case an error.
+enum class ErrorReason {
+  port,          // the board's port could not be opened, or vanished
+  reset,         // the board could not be reset
+  host_command,  // a host command (exec, joining the board's AP) could not run
+  interrupted,   // the run was interrupted while the case ran
+  interceptor,   // the interceptor could not start
+  work_folder,   // the run's private work folder could not be made
+  internal,      // anything else the harness did not expect (a full disk, a report folder gone)
+};
+constexpr std::string_view error_reason_name(ErrorReason reason) {
+  switch (reason) {  // no default: a new reason without its name fails the build
+    case ErrorReason::port:
+      return "port";
+    case ErrorReason::reset:
+      return "reset";
+    case ErrorReason::host_command:
+      return "host_command";
+    case ErrorReason::interrupted:
+      return "interrupted";
+    case ErrorReason::interceptor:
+      return "interceptor";
+    case ErrorReason::work_folder:
+      return "work_folder";
+    case ErrorReason::internal:
+      return "internal";
+  }
+  return {};
+}
+using ErrorReasonNames = EnumNames<error_reason_name>;
 
 // Where a step was written: scenario file, 1-based line and column. Empty file = unknown.
 struct SourceLocation {
@@ -95,6 +168,10 @@ struct CaseResult {
   std::string detail;               // multi-line: expected vs received, last serial lines, last exchange
   SourceLocation failure_location;  // the step that failed (or errored)
   std::string skip_reason;          // for Outcome::skipped when `message` is empty
+  // The reason as a type (results.json "reason_code"): set for every skipped case and every error
+  // the runner makes; empty on results made elsewhere (older journals, hand-made ones).
+  std::optional<SkipReason> skip_code;
+  std::optional<ErrorReason> error_code;
 
   WallTime started{};
   Duration duration{};

@@ -143,9 +143,7 @@ class AtomicFile {
 };
 
 Outcome outcome_from(std::string_view text) {
-  for (auto outcome : {Outcome::passed, Outcome::failed, Outcome::error, Outcome::skipped}) {
-    if (to_string(outcome) == text) return outcome;
-  }
+  if (auto outcome = OutcomeNames::parse(text)) return *outcome;
   throw ReportError(fmt::format("unknown outcome '{}'", text));
 }
 

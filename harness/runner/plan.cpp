@@ -35,17 +35,19 @@ std::vector<PlannedPair> plan_pairs(const std::vector<scenario::Scenario>& scena
   std::vector<PlannedPair> pairs;
   for (const auto* s : ordered) {
     if (!selected(*s, filters)) {
-      pairs.push_back({s, nullptr, "filtered out by --filter"});
+      pairs.push_back({s, nullptr, "filtered out by --filter", report::SkipReason::filtered_out});
       continue;
     }
     bool any = false;
     for (const auto* b : board_order) {
       if (!scenario::matches(s->boards, *b)) continue;
-      pairs.push_back({s, b, {}});
+      pairs.push_back({s, b, {}, {}});
       any = true;
       if (one_board) break;
     }
-    if (!any) pairs.push_back({s, nullptr, "no eligible board in the inventory"});
+    if (!any)
+      pairs.push_back(
+          {s, nullptr, "no eligible board in the inventory", report::SkipReason::no_eligible_board});
   }
   return pairs;
 }

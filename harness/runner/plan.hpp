@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "report/results.hpp"
 #include "scenario/model.hpp"
 
 namespace provhil::runner {
@@ -11,6 +12,7 @@ struct PlannedPair {
   const scenario::Scenario* scenario = nullptr;
   const scenario::Board* board = nullptr;  // null: skipped, see skip_reason
   std::string skip_reason;
+  report::SkipReason skip_code = report::SkipReason::no_eligible_board;  // when board is null
 };
 
 // Pairs in a stable order (scenario file, scenario name, board name). A scenario no board matches, or

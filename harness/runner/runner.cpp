@@ -15,6 +15,7 @@
 #include <ostream>
 #include <random>
 #include <thread>
+#include <variant>
 
 #include <fmt/format.h>
 
@@ -72,23 +73,25 @@ void copy_masked(const std::filesystem::path& from, const std::filesystem::path&
   }
 }
 
-report::CaseResult skipped_case(const PlannedPair& pair, const std::string& board,
+report::CaseResult skipped_case(const PlannedPair& pair, const std::string& board, report::SkipReason code,
                                 const std::string& reason) {
   report::CaseResult result;
   result.scenario = pair.scenario->name;
   result.scenario_file = pair.scenario->file;
   result.board = board;
   result.outcome = report::Outcome::skipped;
+  result.skip_code = code;
   result.skip_reason = reason;
   result.message = reason;
   result.started = std::chrono::system_clock::now();
   return result;
 }
 
-report::CaseResult error_case(const PlannedPair& pair, const std::string& message) {
-  report::CaseResult result = skipped_case(pair, pair.board->name, {});
+report::CaseResult error_case(const PlannedPair& pair, report::ErrorReason code, const std::string& message) {
+  report::CaseResult result = skipped_case(pair, pair.board->name, {}, {});
   result.outcome = report::Outcome::error;
-  result.skip_reason.clear();
+  result.skip_code.reset();
+  result.error_code = code;
   result.message = message;
   return result;
 }
@@ -143,143 +146,220 @@ std::optional<Shard> parse_shard(const std::string& text, std::string& error) {
   }
 }
 
-int run(const RunOptions& options, std::ostream& out, std::ostream& err) {
-  auto run_started = Clock::now();
-  // ---- load everything; any error stops the run before a board is touched ----
+namespace {
+
+// ---- plan: the inventory, its dialects and the scenarios, paired; any error stops the run here ----
+struct Plan {
+  scenario::Inventory inventory;
+  scenario::DialectSet dialects;
+  std::vector<scenario::Scenario> scenarios;
+  std::vector<PlannedPair> pairs;  // point into inventory and scenarios: a Plan does not move
+};
+
+std::optional<ExitCode> load_scenarios(const RunOptions& options, Plan& plan, std::ostream& err) {
+  std::vector<scenario::Diagnostic> diagnostics;
+  auto files = scenario::find_scenario_files(options.paths, diagnostics);
+  for (const auto& file : files) {
+    if (scenario::detect_file_kind(file) != scenario::FileKind::scenario) continue;
+    auto loaded = scenario::load_scenario(file);
+    diagnostics.insert(diagnostics.end(), loaded.diagnostics.begin(), loaded.diagnostics.end());
+    if (!loaded.value) continue;
+    for (auto& d : scenario::check_scenario(*loaded.value, plan.inventory, plan.dialects)) {
+      // A scenario no board of this inventory can run is reported as skipped, not as an invalid file.
+      if (d.code == scenario::Diagnostic::Code::no_matching_board) continue;
+      diagnostics.push_back(std::move(d));
+    }
+    plan.scenarios.push_back(std::move(*loaded.value));
+  }
+  print_diagnostics(err, diagnostics);
+  if (scenario::has_errors(diagnostics)) {
+    err << "provhil run: invalid scenario files; nothing was run (provhil validate checks them)\n";
+    return ExitCode::usage;
+  }
+  if (plan.scenarios.empty()) {
+    err << "provhil run: no scenario files found\n";
+    return ExitCode::usage;
+  }
+  return std::nullopt;
+}
+
+std::variant<std::unique_ptr<Plan>, ExitCode> make_plan(const RunOptions& options, std::ostream& err) {
+  auto plan = std::make_unique<Plan>();
   scenario::InventoryOptions inventory_options;
   inventory_options.require_secrets = true;
   auto inventory_loaded = scenario::load_inventory(options.inventory, inventory_options);
   print_diagnostics(err, inventory_loaded.diagnostics);
   if (!inventory_loaded.ok()) {
     err << fmt::format("provhil run: the inventory {} is invalid\n", options.inventory.string());
-    return to_int(ExitCode::usage);
+    return ExitCode::usage;
   }
-  const auto& inventory = *inventory_loaded.value;
-  auto dialects_loaded = scenario::load_dialects(inventory.dialects_dir);
+  plan->inventory = std::move(*inventory_loaded.value);
+  auto dialects_loaded = scenario::load_dialects(plan->inventory.dialects_dir);
   print_diagnostics(err, dialects_loaded.diagnostics);
-  if (!dialects_loaded.ok()) return to_int(ExitCode::usage);
-  const auto& dialects = *dialects_loaded.value;
-  auto inventory_diagnostics = scenario::check_inventory(inventory, dialects);
+  if (!dialects_loaded.ok()) return ExitCode::usage;
+  plan->dialects = std::move(*dialects_loaded.value);
+  auto inventory_diagnostics = scenario::check_inventory(plan->inventory, plan->dialects);
   print_diagnostics(err, inventory_diagnostics);
-  if (scenario::has_errors(inventory_diagnostics)) return to_int(ExitCode::usage);
+  if (scenario::has_errors(inventory_diagnostics)) return ExitCode::usage;
+  if (auto code = load_scenarios(options, *plan, err)) return *code;
+  plan->pairs =
+      shard_pairs(plan_pairs(plan->scenarios, plan->inventory.boards, options.filters, options.one_board),
+                  options.shard.index, options.shard.count);
+  return plan;
+}
 
-  std::vector<scenario::Diagnostic> diagnostics;
-  auto files = scenario::find_scenario_files(options.paths, diagnostics);
-  std::vector<scenario::Scenario> scenarios;
-  for (const auto& file : files) {
-    if (scenario::detect_file_kind(file) != scenario::FileKind::scenario) continue;
-    auto loaded = scenario::load_scenario(file);
-    diagnostics.insert(diagnostics.end(), loaded.diagnostics.begin(), loaded.diagnostics.end());
-    if (!loaded.value) continue;
-    for (auto& d : scenario::check_scenario(*loaded.value, inventory, dialects)) {
-      // A scenario no board of this inventory can run is reported as skipped, not as an invalid file.
-      if (d.message.find("matches no board") != std::string::npos) continue;
-      diagnostics.push_back(std::move(d));
-    }
-    scenarios.push_back(std::move(*loaded.value));
-  }
-  print_diagnostics(err, diagnostics);
-  if (scenario::has_errors(diagnostics)) {
-    err << "provhil run: invalid scenario files; nothing was run (provhil validate checks them)\n";
-    return to_int(ExitCode::usage);
-  }
-  if (scenarios.empty()) {
-    err << "provhil run: no scenario files found\n";
-    return to_int(ExitCode::usage);
-  }
+// ---- execute: what the board threads share ----
+class Execution {
+ public:
+  Execution(const RunOptions& options, const Plan& plan, std::ostream& out, std::ostream& err)
+      : options_(options), plan_(plan), out_(out), err_(err) {}
 
-  auto pairs = shard_pairs(plan_pairs(scenarios, inventory.boards, options.filters, options.one_board),
-                           options.shard.index, options.shard.count);
-  if (options.list_only) {
-    for (const auto& p : pairs) {
-      out << fmt::format("{}  {}  {}\n", p.scenario->file.string(), p.scenario->name,
-                         p.board ? "[" + p.board->name + "]" : "(skipped: " + p.skip_reason + ")");
-    }
-    return to_int(ExitCode::passed);
-  }
+  // Secrets, the boards' work, the report writer and the progress display. An exit code: the reports
+  // cannot be written (said on err).
+  std::optional<ExitCode> prepare();
+  // The interceptor, the boards in parallel, the reports; the exit code.
+  int execute(Clock::time_point run_started);
 
-  // ---- secrets, reports ----
-  SecretMasker masker;
-  scenario::register_secrets(inventory, masker);
-  masker.set_enabled(!options.show_secrets);
+ private:
+  bool interrupted() const { return options_.interrupted != nullptr && options_.interrupted->load(); }
+  // Nothing new starts after an interrupt or the first failed write to the reports (a full disk).
+  bool stop_starting() const { return interrupted() || reports_failed_.load(); }
+  void record(report::CaseResult result);
+  void record_all_errors(report::ErrorReason code, const std::string& message);
+  void record_done(report::CaseResult result);  // shown by the progress display, then recorded
+  intercept::InterceptorConfig interceptor_config(const std::filesystem::path& work_dir);
+  void run_boards(const SimLaunch& sim);
+  void run_board(const std::string& name, const BoardWork& work, const SimLaunch& sim);
+  report::CaseResult run_pair(const std::string& name, const BoardWork& work, const PlannedPair& pair,
+                              BoardSession& session);
+  int exit_code(const std::vector<intercept::Exchange>& strays);
 
-  std::map<std::string, BoardWork> work;
-  for (const auto& p : pairs) {
+  const RunOptions& options_;
+  const Plan& plan_;
+  std::ostream& out_;
+  std::ostream& err_;
+  SecretMasker masker_;
+  std::map<std::string, BoardWork> work_;
+  std::unique_ptr<report::ReportWriter> writer_;
+  std::unique_ptr<Progress> progress_;
+  std::unique_ptr<intercept::Interceptor> interceptor_;
+  bool terminal_ = false;
+  std::mutex results_mutex_;
+  std::vector<report::CaseResult> results_;
+  bool infrastructure_failed_ = false;
+  // The first failed write to the reports: what was written stays valid, and the run exits 3 with the
+  // path and reason.
+  std::atomic<bool> reports_failed_{false};
+  std::string reports_failure_;
+};
+
+std::optional<ExitCode> Execution::prepare() {
+  scenario::register_secrets(plan_.inventory, masker_);
+  masker_.set_enabled(!options_.show_secrets);
+  for (const auto& p : plan_.pairs) {
     if (p.board == nullptr) continue;
-    auto& w = work[p.board->name];
+    auto& w = work_[p.board->name];
     if (w.board == nullptr) {
       w.board = p.board;
       w.token = p.board->token && p.board->token->value ? *p.board->token->value : scenario::generate_token();
-      masker.add(w.token, "token");
+      masker_.add(w.token, "token");
     }
     w.pairs.push_back(&p);
   }
-
   report::RunInfo info;
   info.run_id = make_run_id();
   info.harness_version = full_version();
-  if (options.shard.count > 1) info.shard = fmt::format("{}/{}", options.shard.index, options.shard.count);
+  if (options_.shard.count > 1) info.shard = fmt::format("{}/{}", options_.shard.index, options_.shard.count);
   info.started = std::chrono::system_clock::now();
-  info.properties.push_back({"inventory", options.inventory.string()});
-  for (const auto& [name, w] : work) {
+  info.properties.push_back({"inventory", options_.inventory.string()});
+  std::vector<std::string> board_names;
+  for (const auto& [name, w] : work_) {
     report::BoardInfo board_info{name, {{"dialect", w.board->dialect}}};
     board_info.properties.push_back(
         {"port", w.board->simulated() ? "sim:" + w.board->sim_profile->string() : w.board->port});
     info.boards.push_back(std::move(board_info));
+    board_names.push_back(name);
   }
-  for (const auto& p : pairs)
+  for (const auto& p : plan_.pairs)
     info.plan.push_back({p.scenario->name, p.scenario->file, p.board ? p.board->name : ""});
   report::ReportOptions report_options;
-  report_options.output_dir = options.report_dir;
-  report_options.junit_path = options.junit_path;
-  std::unique_ptr<report::ReportWriter> writer;
+  report_options.output_dir = options_.report_dir;
+  report_options.junit_path = options_.junit_path;
   try {
-    writer = std::make_unique<report::ReportWriter>(report_options, info, masker);
+    writer_ = std::make_unique<report::ReportWriter>(report_options, info, masker_);
   } catch (const report::ReportFolderInUse& e) {
-    err << fmt::format("provhil run: {}\n", e.what());
-    return to_int(ExitCode::usage);
+    err_ << fmt::format("provhil run: {}\n", e.what());
+    return ExitCode::usage;
   } catch (const report::ReportError& e) {
-    err << fmt::format("provhil run: {}\n", e.what());
-    return to_int(ExitCode::infrastructure);
+    err_ << fmt::format("provhil run: {}\n", e.what());
+    return ExitCode::infrastructure;
   }
+  terminal_ = ::isatty(STDOUT_FILENO) != 0 && &out_ == &std::cout;
+  bool color = terminal_ && std::getenv("NO_COLOR") == nullptr;
+  progress_ = std::make_unique<Progress>(out_, terminal_, color, options_.verbosity, board_names);
+  return std::nullopt;
+}
 
-  std::vector<std::string> board_names;
-  for (const auto& [name, w] : work)
-    board_names.push_back(name);
-  bool terminal = ::isatty(STDOUT_FILENO) != 0 && &out == &std::cout;
-  bool color = terminal && std::getenv("NO_COLOR") == nullptr;
-  Progress progress(out, terminal, color, options.verbosity, board_names);
-
-  std::mutex results_mutex;
-  std::vector<report::CaseResult> results;
-  bool infrastructure_failed = false;
-  // The first failed write to the reports (a full disk): nothing new starts, as after an interrupt,
-  // what was written stays valid, and the run exits 3 with the path and reason.
-  std::atomic<bool> reports_failed{false};
-  std::string reports_failure;
-  auto record = [&](report::CaseResult result) {
-    bool written = true;
-    try {
-      writer->add_case(result);
-    } catch (const report::ReportError& e) {
-      written = false;
-      std::lock_guard lock(results_mutex);
-      if (!reports_failed.exchange(true)) {
-        reports_failure = e.what();
-        err << "provhil run: " << e.what() << "; no new scenario starts\n";
-      }
-    }
-    std::lock_guard lock(results_mutex);
-    if (result.outcome == report::Outcome::error || !written) infrastructure_failed = true;
-    results.push_back(std::move(result));
-  };
-  for (const auto& p : pairs) {
-    if (p.board == nullptr) {
-      auto result = skipped_case(p, "", p.skip_reason);
-      progress.case_done(result, 1);
-      record(std::move(result));
+void Execution::record(report::CaseResult result) {
+  bool written = true;
+  try {
+    writer_->add_case(result);
+  } catch (const report::ReportError& e) {
+    written = false;
+    std::lock_guard lock(results_mutex_);
+    if (!reports_failed_.exchange(true)) {
+      reports_failure_ = e.what();
+      err_ << "provhil run: " << e.what() << "; no new scenario starts\n";
     }
   }
+  std::lock_guard lock(results_mutex_);
+  if (result.outcome == report::Outcome::error || !written) infrastructure_failed_ = true;
+  results_.push_back(std::move(result));
+}
+
+void Execution::record_done(report::CaseResult result) {
+  progress_->case_done(result, 1);
+  record(std::move(result));
+}
+
+void Execution::record_all_errors(report::ErrorReason code, const std::string& message) {
+  for (const auto& [name, w] : work_)
+    for (const auto* p : w.pairs)
+      record(error_case(*p, code, message));
+}
+
+intercept::InterceptorConfig Execution::interceptor_config(const std::filesystem::path& work_dir) {
+  intercept::InterceptorConfig config;
+  const auto& settings = plan_.inventory.interceptor;
+  auto colon = settings.listen.rfind(':');
+  config.listen_address = settings.listen.substr(0, colon);
+  if (colon != std::string::npos)
+    config.port = static_cast<std::uint16_t>(std::stoi(settings.listen.substr(colon + 1)));
+  config.advertised_host = settings.advertise;
+  config.mode = settings.mode == scenario::InterceptorSettings::Mode::proxy
+                    ? intercept::InterceptorConfig::Mode::proxy
+                    : intercept::InterceptorConfig::Mode::mock;
+  config.upstream_url = settings.upstream;
+  // The lab CA: named by flag, environment or inventory, in that order. Simulated boards trust any
+  // CA they are handed, so a run on them alone needs none of the lab's (nor a writable home).
+  bool all_simulated =
+      std::all_of(work_.begin(), work_.end(), [](const auto& w) { return w.second.board->simulated(); });
+  if (options_.ca_dir)
+    config.ca_dir = *options_.ca_dir;
+  else if (auto from_env = intercept::ca_dir_from_environment())
+    config.ca_dir = *from_env;
+  else if (settings.ca_dir)
+    config.ca_dir = *settings.ca_dir;
+  else if (all_simulated)
+    config.ca_dir = work_dir / "ca";
+  config.journal_path = options_.report_dir / "interceptor.jsonl";
+  config.masker = &masker_;
+  return config;
+}
+
+int Execution::execute(Clock::time_point run_started) {
+  for (const auto& p : plan_.pairs)
+    if (p.board == nullptr) record_done(skipped_case(p, "", p.skip_code, p.skip_reason));
 
   // The run's private folder: simulator state files, AP endpoint files, unmasked raw logs, and the
   // throwaway CA of a run on simulated boards only. What a killed run left (secrets included) goes first.
@@ -287,44 +367,14 @@ int run(const RunOptions& options, std::ostream& out, std::ostream& err) {
   std::string work_dir_error;
   auto work_dir_holder = WorkDir::create(work_dir_error);
   if (!work_dir_holder) {
-    err << "provhil run: " << work_dir_error << "\n";
-    for (const auto& [name, w] : work)
-      for (const auto* p : w.pairs)
-        record(error_case(*p, work_dir_error));
-    writer->finish();
+    err_ << "provhil run: " << work_dir_error << "\n";
+    record_all_errors(report::ErrorReason::work_folder, work_dir_error);
+    writer_->finish();
     return to_int(ExitCode::infrastructure);
   }
   const std::filesystem::path work_dir = work_dir_holder->path();
-
-  // ---- the interceptor: one for the run ----
-  intercept::InterceptorConfig config;
-  {
-    const auto& settings = inventory.interceptor;
-    auto colon = settings.listen.rfind(':');
-    config.listen_address = settings.listen.substr(0, colon);
-    if (colon != std::string::npos)
-      config.port = static_cast<std::uint16_t>(std::stoi(settings.listen.substr(colon + 1)));
-    config.advertised_host = settings.advertise;
-    config.mode = settings.mode == scenario::InterceptorSettings::Mode::proxy
-                      ? intercept::InterceptorConfig::Mode::proxy
-                      : intercept::InterceptorConfig::Mode::mock;
-    config.upstream_url = settings.upstream;
-    // The lab CA: named by flag, environment or inventory, in that order. Simulated boards trust any
-    // CA they are handed, so a run on them alone needs none of the lab's (nor a writable home).
-    bool all_simulated =
-        std::all_of(work.begin(), work.end(), [](const auto& w) { return w.second.board->simulated(); });
-    if (options.ca_dir)
-      config.ca_dir = *options.ca_dir;
-    else if (auto from_env = intercept::ca_dir_from_environment())
-      config.ca_dir = *from_env;
-    else if (settings.ca_dir)
-      config.ca_dir = *settings.ca_dir;
-    else if (all_simulated)
-      config.ca_dir = work_dir / "ca";
-    config.journal_path = options.report_dir / "interceptor.jsonl";
-    config.masker = &masker;
-  }
-  std::unique_ptr<intercept::Interceptor> interceptor;
+  // One interceptor for the run.
+  auto config = interceptor_config(work_dir);
   try {
     try {
       if (config.ca_dir.empty()) config.ca_dir = intercept::default_ca_dir();
@@ -332,171 +382,189 @@ int run(const RunOptions& options, std::ostream& out, std::ostream& err) {
     } catch (const intercept::LabCaError& e) {
       throw intercept::LabCaError(fmt::format("{}; {}", e.what(), intercept::ca_dir_options()));
     }
-    interceptor = std::make_unique<intercept::Interceptor>(config);
+    interceptor_ = std::make_unique<intercept::Interceptor>(config);
   } catch (const std::exception& e) {
-    err << fmt::format("provhil run: the interceptor could not start: {}\n", e.what());
-    for (const auto& [name, w] : work)
-      for (const auto* p : w.pairs)
-        record(error_case(*p, fmt::format("the interceptor could not start: {}", e.what())));
-    writer->finish();
+    err_ << fmt::format("provhil run: the interceptor could not start: {}\n", e.what());
+    record_all_errors(report::ErrorReason::interceptor,
+                      fmt::format("the interceptor could not start: {}", e.what()));
+    writer_->finish();
     std::error_code ignored;
     std::filesystem::remove_all(work_dir, ignored);
     return to_int(ExitCode::infrastructure);
   }
-
-  // ---- boards in parallel, each board's pairs in order ----
   SimLaunch sim;
-  sim.provhil_binary = options.provhil_binary.empty() ? self_binary() : options.provhil_binary;
+  sim.provhil_binary = options_.provhil_binary.empty() ? self_binary() : options_.provhil_binary;
   sim.work_dir = work_dir;
-  sim.ca_file = interceptor->ca_certificate_path();
+  sim.ca_file = interceptor_->ca_certificate_path();
   sim.interceptor_address = config.listen_address == "0.0.0.0" ? "127.0.0.1" : config.listen_address;
-  sim.interceptor_port = interceptor->port();
-  sim.time_scale = options.sim_time_scale;
+  sim.interceptor_port = interceptor_->port();
+  sim.time_scale = options_.sim_time_scale;
 
-  auto interrupted = [&] { return options.interrupted != nullptr && options.interrupted->load(); };
-  auto stop_starting = [&] { return interrupted() || reports_failed.load(); };
+  run_boards(sim);
+  progress_->finish();
+  // Requests for tokens nobody owns fail the run.
+  auto strays = interceptor_->unowned_unexpected();
+  interceptor_.reset();
+  work_dir_holder.reset();
+  try {
+    writer_->finish();
+  } catch (const report::ReportError& e) {
+    std::lock_guard lock(results_mutex_);
+    if (!reports_failed_.exchange(true)) reports_failure_ = e.what();
+  }
+  print_summary(out_, results_, *writer_, Clock::now() - run_started);
+  return exit_code(strays);
+}
+
+// Boards in parallel, each board's pairs in order on its own thread.
+void Execution::run_boards(const SimLaunch& sim) {
   std::vector<std::thread> threads;
-  for (auto& [board_name, board_work] : work) {
-    threads.emplace_back([&, name = board_name, &w = board_work] {
-      std::unique_ptr<BoardSession> session;
-      try {
-        session = std::make_unique<BoardSession>(*w.board, sim, masker);
-      } catch (const std::exception& e) {
-        for (const auto* p : w.pairs) {
-          auto result = error_case(*p, fmt::format("board {}: could not open its port: {}", name, e.what()));
-          progress.case_done(result, 1);
-          record(std::move(result));
-        }
-        return;
-      }
-      for (const auto* p : w.pairs) {
-        // Whatever goes wrong with one pair (a full disk, a report folder gone) becomes that pair's error
-        // and the board goes on: an exception must not end the process before the reports are written.
-        try {
-          if (stop_starting()) {
-            auto result = skipped_case(*p, name,
-                                       interrupted() ? "not started: the run was interrupted"
-                                                     : "not started: the reports could not be written");
-            progress.case_done(result, 1);
-            record(std::move(result));
-            continue;
-          }
-          auto case_dir = writer->case_dir(name, p->scenario->name);
-          std::vector<report::Attempt> earlier;
-          report::CaseResult result;
-          for (int attempt = 1;; ++attempt) {
-            progress.case_started(name, p->scenario->name);
-            CaseInput input;
-            input.scenario = p->scenario;
-            input.inventory = &inventory;
-            input.dialect = dialects.find(w.board->dialect);  // null for dialect auto
-            input.dialects = &dialects;
-            input.session = session.get();
-            input.interceptor = interceptor.get();
-            input.masker = &masker;
-            input.board_token = w.token;
-            input.owner = fmt::format("{} [{}]{}", p->scenario->name, name,
-                                      attempt > 1 ? fmt::format(" #{}", attempt) : "");
-            input.case_dir = case_dir;
-            input.interrupted = options.interrupted;
-            input.on_step_start = [&progress, name](const std::string& label) {
-              progress.step_started(name, label);
-            };
-            input.on_step_done = [&progress, name](const report::StepResult& step) {
-              progress.step_done(name, step);
-            };
-            if (options.verbosity == Verbosity::verbose) {
-              input.on_serial_line = [&progress, name](const std::string& line) {
-                progress.serial_line(name, line);
-              };
-            }
-            input.raw_log = session->raw_log_path();
-            result = run_case(input);
-            copy_masked(input.raw_log, result.attachments.raw_serial_log, masker);
-            progress.case_done(result, attempt);
-            bool failed =
-                result.outcome == report::Outcome::failed || result.outcome == report::Outcome::error;
-            if (!failed || attempt > options.retries || stop_starting()) break;
-            // Keep this attempt's evidence beside the next one's.
-            auto keep = case_dir / fmt::format("attempt-{}", attempt);
-            std::filesystem::create_directories(keep);
-            report::Attempt previous{result.outcome, result.message,  result.detail,
-                                     result.started, result.duration, {}};
-            for (const auto& file : {result.attachments.raw_serial_log, result.attachments.text_log,
-                                     result.attachments.exchanges, result.attachments.variables}) {
-              std::error_code ec;
-              if (!file.empty()) std::filesystem::rename(file, keep / file.filename(), ec);
-            }
-            previous.text_log = keep / result.attachments.text_log.filename();
-            earlier.push_back(std::move(previous));
-          }
-          result.earlier_attempts = std::move(earlier);
-          record(std::move(result));
-        } catch (const std::exception& e) {
-          auto result = error_case(*p, masker.mask(fmt::format("internal error: {}", e.what())));
-          progress.case_done(result, 1);
-          record(std::move(result));
-        }
-      }
-      progress.board_idle(name);
+  for (const auto& [board_name, board_work] : work_)
+    threads.emplace_back([this, &sim, &name = board_name, &w = board_work] { run_board(name, w, sim); });
+  // On a terminal the live lines' elapsed times move once a second; the ticker stops with the boards.
+  std::mutex ticker_mutex;
+  std::condition_variable ticker_wake;
+  bool boards_done = false;
+  std::thread ticker;
+  if (terminal_) {
+    ticker = std::thread([&] {
+      std::unique_lock lock(ticker_mutex);
+      while (!ticker_wake.wait_for(lock, std::chrono::seconds(1), [&] { return boards_done; }))
+        progress_->tick();
     });
   }
+  for (auto& t : threads)
+    t.join();
   {
-    // On a terminal the live lines' elapsed times move once a second; the ticker stops with the boards.
-    std::mutex ticker_mutex;
-    std::condition_variable ticker_wake;
-    bool boards_done = false;
-    std::thread ticker;
-    if (terminal) {
-      ticker = std::thread([&] {
-        std::unique_lock lock(ticker_mutex);
-        while (!ticker_wake.wait_for(lock, std::chrono::seconds(1), [&] { return boards_done; }))
-          progress.tick();
-      });
-    }
-    for (auto& t : threads)
-      t.join();
-    {
-      std::lock_guard lock(ticker_mutex);
-      boards_done = true;
-    }
-    ticker_wake.notify_all();
-    if (ticker.joinable()) ticker.join();
+    std::lock_guard lock(ticker_mutex);
+    boards_done = true;
   }
-  progress.finish();
-  // Requests for tokens nobody owns fail the run.
-  auto strays = interceptor->unowned_unexpected();
-  interceptor.reset();
-  work_dir_holder.reset();
+  ticker_wake.notify_all();
+  if (ticker.joinable()) ticker.join();
+}
 
+void Execution::run_board(const std::string& name, const BoardWork& w, const SimLaunch& sim) {
+  std::unique_ptr<BoardSession> session;
   try {
-    writer->finish();
-  } catch (const report::ReportError& e) {
-    std::lock_guard lock(results_mutex);
-    if (!reports_failed.exchange(true)) reports_failure = e.what();
+    session = std::make_unique<BoardSession>(*w.board, sim, masker_);
+  } catch (const std::exception& e) {
+    for (const auto* p : w.pairs)
+      record_done(error_case(*p, report::ErrorReason::port,
+                             fmt::format("board {}: could not open its port: {}", name, e.what())));
+    return;
   }
-  print_summary(out, results, *writer, Clock::now() - run_started);
+  for (const auto* p : w.pairs) {
+    // Whatever goes wrong with one pair (a full disk, a report folder gone) becomes that pair's error
+    // and the board goes on: an exception must not end the process before the reports are written.
+    try {
+      if (stop_starting()) {
+        if (!interrupted()) {
+          record_done(skipped_case(*p, name, report::SkipReason::reports_unwritable,
+                                   "not started: the reports could not be written"));
+          continue;
+        }
+        record_done(skipped_case(*p, name, report::SkipReason::run_interrupted,
+                                 "not started: the run was interrupted"));
+        continue;
+      }
+      record(run_pair(name, w, *p, *session));
+    } catch (const std::exception& e) {
+      record_done(error_case(*p, report::ErrorReason::internal,
+                             masker_.mask(fmt::format("internal error: {}", e.what()))));
+    }
+  }
+  progress_->board_idle(name);
+}
 
+// One pair, run again after a failure up to --retries times; earlier attempts keep their evidence.
+report::CaseResult Execution::run_pair(const std::string& name, const BoardWork& w, const PlannedPair& pair,
+                                       BoardSession& session) {
+  auto case_dir = writer_->case_dir(name, pair.scenario->name);
+  std::vector<report::Attempt> earlier;
+  report::CaseResult result;
+  for (int attempt = 1;; ++attempt) {
+    progress_->case_started(name, pair.scenario->name);
+    CaseInput input;
+    input.scenario = pair.scenario;
+    input.inventory = &plan_.inventory;
+    input.dialect = plan_.dialects.find(w.board->dialect);  // null for dialect auto
+    input.dialects = &plan_.dialects;
+    input.session = &session;
+    input.interceptor = interceptor_.get();
+    input.masker = &masker_;
+    input.board_token = w.token;
+    input.owner =
+        fmt::format("{} [{}]{}", pair.scenario->name, name, attempt > 1 ? fmt::format(" #{}", attempt) : "");
+    input.case_dir = case_dir;
+    input.interrupted = options_.interrupted;
+    input.on_step_start = [this, name](const std::string& label) { progress_->step_started(name, label); };
+    input.on_step_done = [this, name](const report::StepResult& step) { progress_->step_done(name, step); };
+    if (options_.verbosity == Verbosity::verbose)
+      input.on_serial_line = [this, name](const std::string& line) { progress_->serial_line(name, line); };
+    input.raw_log = session.raw_log_path();
+    result = run_case(input);
+    copy_masked(input.raw_log, result.attachments.raw_serial_log, masker_);
+    progress_->case_done(result, attempt);
+    bool failed = result.outcome == report::Outcome::failed || result.outcome == report::Outcome::error;
+    if (!failed || attempt > options_.retries || stop_starting()) break;
+    // Keep this attempt's evidence beside the next one's.
+    auto keep = case_dir / fmt::format("attempt-{}", attempt);
+    std::filesystem::create_directories(keep);
+    report::Attempt previous{result.outcome, result.message,  result.detail,
+                             result.started, result.duration, {}};
+    for (const auto& file : {result.attachments.raw_serial_log, result.attachments.text_log,
+                             result.attachments.exchanges, result.attachments.variables}) {
+      std::error_code ec;
+      if (!file.empty()) std::filesystem::rename(file, keep / file.filename(), ec);
+    }
+    previous.text_log = keep / result.attachments.text_log.filename();
+    earlier.push_back(std::move(previous));
+  }
+  result.earlier_attempts = std::move(earlier);
+  return result;
+}
+
+// ---- report: the exit code, from outcomes and reasons ----
+int Execution::exit_code(const std::vector<intercept::Exchange>& strays) {
   if (interrupted()) return to_int(ExitCode::interrupted);
-  if (reports_failed) {
-    err << fmt::format("provhil run: the reports are incomplete: {}\n", reports_failure);
+  if (reports_failed_) {
+    err_ << fmt::format("provhil run: the reports are incomplete: {}\n", reports_failure_);
     return to_int(ExitCode::infrastructure);
   }
   bool any_failed = false;
   for (const auto& x : strays) {
     // Connections that never got as far as a request (a board reset mid-handshake) are only journaled.
     if (x.kind != intercept::ExchangeKind::provision && x.kind != intercept::ExchangeKind::login) continue;
-    err << "provhil run: a request for a token no scenario owns: " << x.to_json_line(&masker) << "\n";
+    err_ << "provhil run: a request for a token no scenario owns: " << x.to_json_line(&masker_) << "\n";
     any_failed = true;
   }
-  for (const auto& r : results) {
+  for (const auto& r : results_) {
     if (r.outcome == report::Outcome::failed) any_failed = true;
-    if (r.outcome == report::Outcome::skipped && r.skip_reason.rfind("setup failed", 0) == 0)
+    if (r.outcome == report::Outcome::skipped && r.skip_code == report::SkipReason::setup_failed)
       any_failed = true;
   }
   if (any_failed) return to_int(ExitCode::failed);
-  if (infrastructure_failed) return to_int(ExitCode::infrastructure);
+  if (infrastructure_failed_) return to_int(ExitCode::infrastructure);
   return to_int(ExitCode::passed);
+}
+
+}  // namespace
+
+int run(const RunOptions& options, std::ostream& out, std::ostream& err) {
+  auto run_started = Clock::now();
+  auto planned = make_plan(options, err);
+  if (const auto* code = std::get_if<ExitCode>(&planned)) return to_int(*code);
+  const auto& plan = *std::get<std::unique_ptr<Plan>>(planned);
+  if (options.list_only) {
+    for (const auto& p : plan.pairs) {
+      out << fmt::format("{}  {}  {}\n", p.scenario->file.string(), p.scenario->name,
+                         p.board ? "[" + p.board->name + "]" : "(skipped: " + p.skip_reason + ")");
+    }
+    return to_int(ExitCode::passed);
+  }
+  Execution execution(options, plan, out, err);
+  if (auto code = execution.prepare()) return to_int(*code);
+  return execution.execute(run_started);
 }
 
 }  // namespace provhil::runner

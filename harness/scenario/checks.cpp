@@ -200,6 +200,7 @@ class ScenarioChecker {
                       wanted.empty() ? "all boards" : fmt::format("{}", fmt::join(wanted, ", ")),
                       inventory_.file.string(), hint,
                       have.empty() ? "none" : fmt::format("{}", fmt::join(have, "; "))));
+    out_.back().code = Diagnostic::Code::no_matching_board;
   }
 
   void check_text(const std::string& text, const SourceLocation& where, const Scope& scope) {

@@ -17,9 +17,13 @@ namespace provhil::scenario {
 
 struct Diagnostic {
   enum class Severity { error, warning };
+  // What a caller may decide on: `provhil run` skips a scenario whose selector matches no board
+  // instead of calling its file invalid.
+  enum class Code { general, no_matching_board };
   Severity severity = Severity::error;
   SourceLocation where;
   std::string message;
+  Code code = Code::general;
   std::string to_string() const;  // "file:line:column: error: message"
 };
 

@@ -26,7 +26,7 @@ std::string Matcher::describe() const {
 
 std::string Step::label() const {
   if (name) return *name;
-  return fmt::format("{} at {}:{}", kind, where.file, where.line);
+  return fmt::format("{} at {}:{}", kind(), where.file, where.line);
 }
 
 bool Fault::connection_fault() const {

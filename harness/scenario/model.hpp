@@ -4,16 +4,20 @@
 // Nothing here parses or runs anything. Strings documented as "template" may hold `${...}`
 // references that the runner resolves per board at run time (scenario/variables.hpp).
 
+#include <array>
 #include <chrono>
+#include <concepts>
 #include <cstdint>
 #include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
+#include "common/enum_names.hpp"
 #include "serial/reset.hpp"
 
 namespace provhil::scenario {
@@ -65,12 +69,17 @@ struct Matcher {
 // `reset: hard` uses the board's reset strategy from the inventory; `soft` sends the console
 // `reboot` command.
 struct ResetStep {
+  static constexpr std::string_view keyword = "reset";
+  static constexpr bool value_optional = true;  // `- reset:` alone is complete
+  static constexpr std::string_view value_hint = "hard or soft";
   enum class Mode { hard, soft };
   Mode mode = Mode::hard;
 };
 
 // `send: <text>` writes text + line end (CR LF) to the console; `{ text: ..., newline: false }`.
 struct SendStep {
+  static constexpr std::string_view keyword = "send";
+  static constexpr std::string_view value_hint = "the text to send, e.g. 'send: config erase'";
   std::string text;  // template
   bool newline = true;
 };
@@ -79,18 +88,24 @@ struct SendStep {
 // fail the step when one of them appears before the match. Named groups of the matching pattern
 // become variables, as with capture.
 struct ExpectStep {
+  static constexpr std::string_view keyword = "expect";
+  static constexpr std::string_view value_hint = "what to wait for, e.g. '{ state: RUNNING }'";
   std::vector<Matcher> any_of;  // at least one; one entry when written without any_of
   std::vector<Matcher> must_not;
 };
 
 // `wait: 2s`: just let time pass (the board keeps being read).
 struct WaitStep {
+  static constexpr std::string_view keyword = "wait";
+  static constexpr std::string_view value_hint = "a duration, e.g. 'wait: 2s'";
   Duration duration{0};
 };
 
 // `capture:` like expect (a line regex or dialect event with named groups), but at least one named
 // group is required; each group's text becomes the variable of that name (`${mac}`).
 struct CaptureStep {
+  static constexpr std::string_view keyword = "capture";
+  static constexpr std::string_view value_hint = "'{ line: REGEX with (?<name>...) }' or '{ event: NAME }'";
   Matcher from;
   std::vector<std::string> names;  // a line regex's named groups, in order (for an event: the dialect's)
 };
@@ -99,6 +114,8 @@ struct CaptureStep {
 // fields, optionally GET /wifi_scan.json, then GET /config with `config` as query parameters and
 // check the answer's `status` ("ok" or "error").
 struct ApConfigStep {
+  static constexpr std::string_view keyword = "ap_config";
+  static constexpr std::string_view value_hint = "a mapping of its settings";
   std::vector<NamedCheck> board_info;      // checks on top-level fields of board_info.json
   bool wifi_scan = false;                  // also fetch /wifi_scan.json
   std::vector<std::string> scan_contains;  // SSIDs the scan must list (templates); implies wifi_scan
@@ -114,6 +131,38 @@ struct CountRule {
   Kind kind = Kind::exactly;
   int count = 1;
 };
+
+// The interceptor's built-in checks on a provision request, as `checks:` names them (each one a
+// field of intercept::BuiltinChecks).
+enum class BuiltinCheck {
+  token_format,
+  template_id_format,
+  type_value,
+  version_format,
+  no_duplicates,
+  method_get,
+  path_exact,
+};
+constexpr std::string_view builtin_check_name(BuiltinCheck check) {
+  switch (check) {  // no default: a new check without its name fails the build
+    case BuiltinCheck::token_format:
+      return "token_format";
+    case BuiltinCheck::template_id_format:
+      return "template_id_format";
+    case BuiltinCheck::type_value:
+      return "type_value";
+    case BuiltinCheck::version_format:
+      return "version_format";
+    case BuiltinCheck::no_duplicates:
+      return "no_duplicates";
+    case BuiltinCheck::method_get:
+      return "method_get";
+    case BuiltinCheck::path_exact:
+      return "path_exact";
+  }
+  return {};
+}
+using BuiltinCheckNames = EnumNames<builtin_check_name>;
 
 // One scripted misbehaviour of the interceptor.
 struct Fault {
@@ -165,13 +214,14 @@ struct Proxy {
 // `expect_provision:` registers with the interceptor, keyed by the board's token, what the board
 // must send (checks) and how to answer, then waits `within` (default 60s) until `count` is satisfied.
 struct ExpectProvisionStep {
+  static constexpr std::string_view keyword = "expect_provision";
+  static constexpr bool value_optional = true;  // `- expect_provision:` alone is complete
+  static constexpr std::string_view value_hint = "a mapping of its settings";
   CountRule count;
   std::vector<NamedCheck> query;    // per query parameter
   std::vector<NamedCheck> headers;  // per header (names case-insensitive)
-  // Built-in checks switched on/off by name; absent names keep the interceptor's default (on).
-  // Names as in intercept::BuiltinChecks: token_format, template_id_format, type_value,
-  // version_format, no_duplicates, method_get, path_exact.
-  std::map<std::string, bool> builtin_checks;
+  // Built-in checks switched on/off; absent ones keep the interceptor's default (on).
+  std::map<BuiltinCheck, bool> builtin_checks;
   std::variant<Response, Redirect, Proxy> answer = Response{};
   // `answers: [{ request: N, respond|redirect|proxy: ... }]`: the answer for the Nth request only.
   std::vector<std::pair<int, std::variant<Response, Redirect, Proxy>>> nth_answers;
@@ -182,6 +232,9 @@ struct ExpectProvisionStep {
 
 // `expect_login:` the board logs in over the Blynk binary protocol (stock Edgent).
 struct ExpectLoginStep {
+  static constexpr std::string_view keyword = "expect_login";
+  static constexpr bool value_optional = true;  // `- expect_login:` alone is complete
+  static constexpr std::string_view value_hint = "a mapping of its settings";
   std::string token = "${board.token}";  // template: the HW_LOGIN body
   std::vector<NamedCheck> info;          // checks on the INTERNAL info frame (ver, dev, tmpl, fw-type ...)
   bool accept = true;                    // answer 200 (true) or 9 invalid token (false)
@@ -189,6 +242,8 @@ struct ExpectLoginStep {
 
 // `exec:` a host command through /bin/sh -c, with a deadline (`within`, default 30s).
 struct ExecStep {
+  static constexpr std::string_view keyword = "exec";
+  static constexpr std::string_view value_hint = "a command, e.g. 'exec: ./power-cycle.sh'";
   std::string command;  // template
   int expect_exit = 0;
 };
@@ -197,19 +252,54 @@ struct Step;
 
 // `repeat:` runs `steps` `times` times; fails on the first failing iteration.
 struct RepeatStep {
+  static constexpr std::string_view keyword = "repeat";
+  static constexpr std::string_view value_hint = "'{ times: N, steps: [...] }'";
   int times = 1;
   std::vector<Step> steps;
 };
 
 // `retry:` runs `steps` until they pass, at most `attempts` times, waiting `delay` between attempts.
 struct RetryStep {
+  static constexpr std::string_view keyword = "retry";
+  static constexpr std::string_view value_hint = "'{ attempts: N, steps: [...] }'";
   int attempts = 1;
   Duration delay{0};
   std::vector<Step> steps;
 };
 
+// The step kinds. Each body type names its YAML key (`keyword`) and what its value looks like
+// (`value_hint`); the loader parses and the runner executes each alternative through an overload set,
+// so a kind added here without its keyword, parser or executor does not compile.
 using StepBody = std::variant<ResetStep, SendStep, ExpectStep, WaitStep, CaptureStep, ApConfigStep,
                               ExpectProvisionStep, ExpectLoginStep, ExecStep, RepeatStep, RetryStep>;
+
+template <class Kind>
+concept HasKeyword = requires {
+  { Kind::keyword } -> std::convertible_to<std::string_view>;
+};
+// The keywords of a variant of step kinds, in its order.
+template <class Variant>
+consteval auto keywords_of() {
+  return []<std::size_t... I>(std::index_sequence<I...>) {
+    static_assert((HasKeyword<std::variant_alternative_t<I, Variant>> && ...),
+                  "a step kind without its keyword: add static constexpr std::string_view keyword");
+    if constexpr ((HasKeyword<std::variant_alternative_t<I, Variant>> && ...))
+      return std::array<std::string_view, sizeof...(I)>{std::variant_alternative_t<I, Variant>::keyword...};
+    else
+      return std::array<std::string_view, 0>{};
+  }
+  (std::make_index_sequence<std::variant_size_v<Variant>>{});
+}
+// Every step keyword, in the variant's order: the step kinds' name table.
+inline constexpr auto step_keywords = keywords_of<StepBody>();
+static_assert(
+    [] {
+      for (std::size_t i = 0; i < step_keywords.size(); ++i)
+        for (std::size_t j = i + 1; j < step_keywords.size(); ++j)
+          if (step_keywords[i] == step_keywords[j]) return false;
+      return true;
+    }(),
+    "two step kinds share a keyword");
 
 // A `${...}` template as written, with its place: what validation checks references against.
 struct TemplateSite {
@@ -218,13 +308,16 @@ struct TemplateSite {
 };
 
 struct Step {
-  std::string kind;                 // the YAML key: "reset", "send", "expect", ... (for messages)
   std::optional<std::string> name;  // `name:` as written
   std::optional<Duration> within;   // `within:`; empty: the kind's default (default_within())
   StepBody body;
   SourceLocation where;                 // the step's kind key
   std::vector<TemplateSite> templates;  // this step's own templates (not its nested steps'), in order
   std::string label() const;            // the name, or "<kind> at file:line"
+  // The YAML key: "reset", "send", "expect", ... (the body's keyword).
+  std::string_view kind() const {
+    return std::visit([](const auto& b) { return std::decay_t<decltype(b)>::keyword; }, body);
+  }
 };
 
 // Default deadlines when a step has no `within`.

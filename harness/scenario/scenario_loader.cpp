@@ -1,5 +1,6 @@
 // Scenario files: YAML -> Scenario, reporting every problem with its location.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 
@@ -15,14 +16,10 @@ namespace {
 using detail::describe_node;
 using detail::YamlReader;
 
-const std::vector<std::string> step_kinds = {
-    "reset",        "send", "expect", "wait", "capture", "ap_config", "expect_provision",
-    "expect_login", "exec", "repeat", "retry"};
+const std::vector<std::string> step_kinds(step_keywords.begin(), step_keywords.end());
 const std::vector<std::string> matcher_keys = {"line", "literal", "state", "event"};
 const std::vector<std::string> check_keys = {"equals", "matches", "one_of", "present", "absent"};
-const std::vector<std::string> builtin_check_names = {"token_format",   "template_id_format", "type_value",
-                                                      "version_format", "no_duplicates",      "method_get",
-                                                      "path_exact"};
+const std::vector<std::string> builtin_check_names = BuiltinCheckNames::names();
 
 // Bounds on steps, after YAML aliases are expanded (docs/scenario.md, "Bounds").
 constexpr std::size_t max_steps = 10'000;                // step entries in a file, nested ones included
@@ -120,7 +117,7 @@ class ScenarioParser {
           too_many_ = true;
           r_.error(step.where, fmt::format("this '{}' runs more than {} steps (its count times the steps "
                                            "inside it); a scenario may run at most {}",
-                                           step.kind, max_unrolled_steps, max_unrolled_steps));
+                                           step.kind(), max_unrolled_steps, max_unrolled_steps));
         }
       }
       total = std::min(total + count, max_unrolled_steps + 1);
@@ -186,9 +183,6 @@ class ScenarioParser {
     // Optional, not a default YAML::Node: assigning to a yaml-cpp node writes through to what it refers to.
     std::optional<YAML::Node> kind_key;
     std::optional<YAML::Node> body_node;
-    std::vector<std::string> allowed = step_kinds;
-    allowed.push_back("name");
-    allowed.push_back("within");
     for (auto it = item.begin(); it != item.end(); ++it) {
       const std::string& key = it->first.Scalar();
       if (key == "name" || key == "within") continue;
@@ -204,9 +198,7 @@ class ScenarioParser {
         continue;
       }
       auto suggestion = did_you_mean(key, step_kinds);
-      std::string expected =
-          "reset, send, expect, wait, capture, ap_config, expect_provision, expect_login, "
-          "exec, repeat, retry";
+      std::string expected = fmt::format("{}", fmt::join(step_keywords, ", "));
       if (!suggestion.empty())
         r_.error(it->first, fmt::format("unknown step kind '{}'; did you mean '{}'? (expected one of: {})",
                                         key, suggestion, expected));
@@ -219,15 +211,8 @@ class ScenarioParser {
       return std::nullopt;
     }
     const YAML::Node body = *body_node;
-    step.kind = kind_key->Scalar();
+    const std::string kind = kind_key->Scalar();
     step.where = r_.where(*kind_key);
-    // `- expect:` with nothing after it: point at the key, not at wherever the next line starts.
-    if (body.IsNull() && step.kind != "reset" && step.kind != "expect_provision" &&
-        step.kind != "expect_login") {
-      r_.error(step.where,
-               fmt::format("step '{}' has no value: expected {}", step.kind, value_hint(step.kind)));
-      return std::nullopt;
-    }
     auto* outer_sink = r_.template_sink;
     r_.template_sink = &step.templates;
     struct RestoreSink {
@@ -235,44 +220,49 @@ class ScenarioParser {
       std::vector<TemplateSite>* saved;
       ~RestoreSink() { r.template_sink = saved; }
     } restore{r_, outer_sink};
-    read_common(item, step);
-    if (body.IsMap()) read_common(body, step);
-    const std::string& k = step.kind;
-    if (k == "reset")
-      step.body = parse_reset(body);
-    else if (k == "send")
-      step.body = parse_send(body);
-    else if (k == "expect")
-      step.body = parse_expect(body);
-    else if (k == "wait")
-      step.body = parse_wait(body);
-    else if (k == "capture")
-      step.body = parse_capture(body);
-    else if (k == "ap_config")
-      step.body = parse_ap_config(body);
-    else if (k == "expect_provision")
-      step.body = parse_provision(body);
-    else if (k == "expect_login")
-      step.body = parse_login(body);
-    else if (k == "exec")
-      step.body = parse_exec(body);
-    else if (k == "repeat")
-      step.body = parse_repeat(body);
-    else if (k == "retry")
-      step.body = parse_retry(body);
+    if (!parse_body(kind, item, body, step)) return std::nullopt;
     return step;
   }
 
-  static std::string value_hint(const std::string& kind) {
-    if (kind == "send") return "the text to send, e.g. 'send: config erase'";
-    if (kind == "expect") return "what to wait for, e.g. '{ state: RUNNING }'";
-    if (kind == "wait") return "a duration, e.g. 'wait: 2s'";
-    if (kind == "capture") return "'{ line: REGEX with (?<name>...) }' or '{ event: NAME }'";
-    if (kind == "exec") return "a command, e.g. 'exec: ./power-cycle.sh'";
-    if (kind == "repeat") return "'{ times: N, steps: [...] }'";
-    if (kind == "retry") return "'{ attempts: N, steps: [...] }'";
-    return "a mapping of its settings";
+  // The body of the kind named `kind`: tries each alternative of StepBody in turn; one without a
+  // `parse(node, type)` overload below does not compile.
+  template <std::size_t I = 0>
+  bool parse_body(const std::string& kind, const YAML::Node& item, const YAML::Node& body, Step& step) {
+    if constexpr (I == std::variant_size_v<StepBody>) {
+      return false;
+    } else {
+      using Body = std::variant_alternative_t<I, StepBody>;
+      if (kind != Body::keyword) return parse_body<I + 1>(kind, item, body, step);
+      // `- expect:` with nothing after it: point at the key, not at wherever the next line starts.
+      if (body.IsNull() && !value_optional<Body>) {
+        r_.error(step.where, fmt::format("step '{}' has no value: expected {}", kind, Body::value_hint));
+        return false;
+      }
+      read_common(item, step);
+      if (body.IsMap()) read_common(body, step);
+      step.body = parse(body, std::type_identity<Body>{});
+      return true;
+    }
   }
+  template <class Body>
+  static constexpr bool value_optional = requires {
+    Body::value_optional;
+  };
+
+  // One parser per step kind.
+  ResetStep parse(const YAML::Node& b, std::type_identity<ResetStep>) { return parse_reset(b); }
+  SendStep parse(const YAML::Node& b, std::type_identity<SendStep>) { return parse_send(b); }
+  ExpectStep parse(const YAML::Node& b, std::type_identity<ExpectStep>) { return parse_expect(b); }
+  WaitStep parse(const YAML::Node& b, std::type_identity<WaitStep>) { return parse_wait(b); }
+  CaptureStep parse(const YAML::Node& b, std::type_identity<CaptureStep>) { return parse_capture(b); }
+  ApConfigStep parse(const YAML::Node& b, std::type_identity<ApConfigStep>) { return parse_ap_config(b); }
+  ExpectProvisionStep parse(const YAML::Node& b, std::type_identity<ExpectProvisionStep>) {
+    return parse_provision(b);
+  }
+  ExpectLoginStep parse(const YAML::Node& b, std::type_identity<ExpectLoginStep>) { return parse_login(b); }
+  ExecStep parse(const YAML::Node& b, std::type_identity<ExecStep>) { return parse_exec(b); }
+  RepeatStep parse(const YAML::Node& b, std::type_identity<RepeatStep>) { return parse_repeat(b); }
+  RetryStep parse(const YAML::Node& b, std::type_identity<RetryStep>) { return parse_retry(b); }
 
   void read_common(const YAML::Node& map, Step& step) {
     if (const YAML::Node n = map["name"]; n.IsDefined()) {
@@ -677,11 +667,10 @@ class ScenarioParser {
       r_.check_keys(n, builtin_check_names, "'checks' (built-in checks)");
       for (auto it = n.begin(); it != n.end(); ++it) {
         const std::string& key = it->first.Scalar();
-        if (std::find(builtin_check_names.begin(), builtin_check_names.end(), key) ==
-            builtin_check_names.end())
-          continue;
+        auto check = BuiltinCheckNames::parse(key);
+        if (!check) continue;  // reported by check_keys
         if (auto on = r_.boolean(it->second, fmt::format("built-in check '{}'", key)))
-          step.builtin_checks[key] = *on;
+          step.builtin_checks[*check] = *on;
       }
     }
     if (auto answer = parse_answer(body, "'expect_provision'")) step.answer = *answer;

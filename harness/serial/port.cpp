@@ -8,7 +8,8 @@ namespace provhil::serial {
 
 PortError::PortError(std::string port, const std::string& message)
     : std::runtime_error(port.empty() ? message : fmt::format("{}: {}", port, message)),
-      port_(std::move(port)) {}
+      port_(std::move(port)),
+      reason_(message) {}
 
 std::string_view to_string(PortKind kind) {
   switch (kind) {

@@ -25,9 +25,11 @@ class PortError : public std::runtime_error {
  public:
   PortError(std::string port, const std::string& message);
   const std::string& port() const { return port_; }
+  const std::string& reason() const { return reason_; }  // the message without the port
 
  private:
   std::string port_;
+  std::string reason_;
 };
 
 enum class ReadStatus {

@@ -529,8 +529,8 @@ class Board {
     if (s == state_ || finished_) return;
     if (logged && esp_idf()) {
       // The component's first state is IDLE (tests/data/real-logs/10).
-      idf_log("edgent.c",
-              fmt::format("State: {} => {}", state_ == State::INIT ? "IDLE" : state_name(state_), state_name(s)));
+      idf_log("edgent.c", fmt::format("State: {} => {}", state_ == State::INIT ? "IDLE" : state_name(state_),
+                                      state_name(s)));
     } else if (logged) {
       log(fmt::format("{} => {}", state_name(state_), state_name(s)));
     }

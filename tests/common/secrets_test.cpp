@@ -39,6 +39,17 @@ TEST(SecretMasker, IgnoresTooShortSecretsAndCanBeDisabled) {
   EXPECT_EQ(masker.secrets().size(), 1U);
 }
 
+// Issue 16 #8: any percent-encoding that decodes to a secret is masked, in either case.
+TEST(SecretMasker, MasksEveryEncodingThatDecodesToTheSecret) {
+  SecretMasker masker;
+  masker.add("Rps15JICmtRVbFyS_95houlLbm6xIQ2L", "token");
+  EXPECT_EQ(masker.mask("token=%52ps15JICmtRVbFyS_95houlLbm6xIQ2L&x=1"), "token=[MASKED:token]&x=1");
+  EXPECT_EQ(masker.mask("token=%52%70%73%31%35JICmtRVbFyS%5f95houlLbm6xIQ2%4c"), "token=[MASKED:token]");
+  masker.add("my pass", "wifi");
+  EXPECT_EQ(masker.mask("p=my+pa%73s q=%6dy%20pass"), "p=[MASKED:wifi] q=[MASKED:wifi]");
+  EXPECT_EQ(masker.mask("100% sure, %zz and +"), "100% sure, %zz and +");
+}
+
 TEST(PercentEncode, EncodesReservedBytes) {
   EXPECT_EQ(provhil::percent_encode("Oct 1", true), "Oct+1");
   EXPECT_EQ(provhil::percent_encode("Oct 1", false), "Oct%201");

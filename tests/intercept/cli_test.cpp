@@ -189,4 +189,54 @@ TEST(InterceptCli, BadOptionsAreUsageErrors) {
   EXPECT_NE(bad_address.err.find("999.1.1.1"), std::string::npos) << bad_address.err;
 }
 
+// Issue 16 #4: every file the interceptor cannot open ends it with exit 3 and the reason.
+TEST(InterceptCli, AFileItCannotOpenIsAnInfrastructureErrorThatSaysWhich) {
+  TempDir tmp;
+  provhil::test::write_file(tmp / "f", "a file, not a folder\n");
+  auto ca = (tmp / "ca").string();
+  struct Case {
+    std::vector<std::string> options;
+    std::string names;
+  };
+  const Case cases[] = {
+      {{"--ca-dir", ca, "--journal", (tmp / "f" / "j.jsonl").string()}, (tmp / "f").string()},
+      {{"--ca-dir", (tmp / "f" / "ca").string()}, (tmp / "f").string()},
+      {{"--ca-dir", ca, "--mode", "proxy", "--upstream-ca", (tmp / "f").string()}, (tmp / "f").string()},
+      {{"--cert", (tmp / "f").string(), "--key", (tmp / "f").string()}, (tmp / "f").string()},
+  };
+  for (const auto& c : cases) {
+    std::vector<std::string> argv = {PROVHIL_BINARY, "intercept",  "--listen",
+                                     "127.0.0.1:0",  "--duration", "5"};
+    argv.insert(argv.end(), c.options.begin(), c.options.end());
+    auto r = run_process(argv);
+    EXPECT_EQ(r.exit_code, 3) << c.names << ": " << r.err;
+    EXPECT_NE(r.err.find(c.names), std::string::npos) << r.err;
+  }
+}
+
+// Issue 16 #7: what a client sends is printed escaped: an SNI cannot forge a line or reach the
+// terminal as an escape sequence.
+TEST(InterceptCli, PrintsTheSniEscaped) {
+  TempDir tmp;
+  Child child({PROVHIL_BINARY, "intercept", "--listen", "127.0.0.1:0", "--ca-dir", (tmp / "ca").string(),
+               "--max-exchanges", "1", "--duration", "60"});
+  std::smatch m;
+  ASSERT_TRUE(child.read_until(std::regex("listening on https://127.0.0.1:(\\d+)"), m, 20s)) << child.text();
+  std::string port = m[1];
+  // openssl s_client sends the SNI as given (curl would refuse the name).
+  auto r = run_process(
+      {"openssl", "s_client", "-connect", "127.0.0.1:" + port, "-servername",
+       "x\n22:41:07 forged\x1b[31m.example", "-brief"},
+      [] {
+        provhil::test::ProcessOptions o;
+        o.stdin_text = "GET /external/api/provision?token=x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+        return o;
+      }());
+  EXPECT_EQ(child.wait(20s), 0) << child.text() << r.err;
+  EXPECT_EQ(child.text().find("\n22:41:07 forged"), std::string::npos) << child.text();
+  EXPECT_EQ(child.text().find('\x1b'), std::string::npos) << child.text();
+  EXPECT_NE(child.text().find("sni=x\\x0A22:41:07 forged\\x1B[31m.example"), std::string::npos)
+      << child.text();
+}
+
 }  // namespace

@@ -2,13 +2,22 @@
 // project's own client.
 #include "intercept/interceptor.hpp"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <boost/json.hpp>
+#include <chrono>
+#include <sstream>
 #include <thread>
 
 #include "common/secrets.hpp"
+#include "common/text.hpp"
 #include "intercept/blynk.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
@@ -703,7 +712,213 @@ TEST_F(ProxyTest, BinaryLoginIsTunnelledAndDecoded) {
   ASSERT_TRUE(result.satisfied) << result.summary;
   EXPECT_EQ(to_string(result.exchanges[0].answered_by), "upstream");
   EXPECT_TRUE(result.passed()) << result.summary;
+  // The upstream is a server of its own: it journals the login when the tunnelled INTERNAL frame
+  // reaches it, which may be after the client has its answer and the proxy its record.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (upstream->exchanges_for_token(kToken).empty() && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   EXPECT_EQ(upstream->exchanges_for_token(kToken).size(), 1u) << "the upstream saw the login";
+}
+
+// ---- hardening (issue 16) ----
+
+// A plain TCP client with its own timing, for deadline tests.
+class RawClient {
+ public:
+  explicit RawClient(std::uint16_t port) {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+  }
+  ~RawClient() { close(fd_); }
+  bool connected() const { return connected_; }
+  bool send(const std::string& bytes) {
+    return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size());
+  }
+  // True when the server closed the connection (end of stream or reset) before `deadline`; what
+  // it sent meanwhile is appended to `received`.
+  bool closed_before(steady::time_point deadline, std::string* received = nullptr) {
+    for (;;) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now());
+      if (left <= 0ms) return false;
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+      char buffer[4096];
+      auto n = recv(fd_, buffer, sizeof buffer, 0);
+      if (n <= 0) return true;
+      if (received) received->append(buffer, static_cast<std::size_t>(n));
+    }
+  }
+
+ private:
+  int fd_ = -1;
+  bool connected_ = false;
+};
+
+// Issue 16 #11: a header byte sent late must not restart the header deadline.
+TEST_F(InterceptorTest, HeaderDeadlineRunsFromThePhasesStartNotFromTheLastByte) {
+  auto c = config();
+  c.plain_http_port = 0;
+  c.header_timeout = 4s;
+  start(c);
+  RawClient slow(*icpt->plain_port());
+  ASSERT_TRUE(slow.connected());
+  auto connected = steady::now();
+  std::this_thread::sleep_for(3500ms);
+  ASSERT_TRUE(slow.send("GET /external/api/provision?token=x HTTP/1.1\r\n"));
+  // Closed at 4 s; before the fix the byte at 3.5 s bought another 4 s (closed at 7.5 s).
+  EXPECT_TRUE(slow.closed_before(connected + 6500ms)) << "the late byte restarted the header deadline";
+}
+
+// Issue 16 #11: a Blynk client that never logs in is closed at its own deadline, PINGs or not.
+TEST_F(InterceptorTest, UnauthenticatedBlynkSessionIsClosedAtItsDeadlineWhateverItPings) {
+  auto c = config();
+  c.plain_http_port = 0;
+  c.header_timeout = 2s;
+  c.login_timeout = 2s;
+  start(c);
+  RawClient pinger(*icpt->plain_port());
+  ASSERT_TRUE(pinger.connected());
+  auto connected = steady::now();
+  bool closed = false;
+  std::string answers;
+  for (std::uint16_t id = 1; steady::now() < connected + 6s && !closed; ++id) {
+    pinger.send(blynk::frame(blynk::ping, id, ""));
+    closed = pinger.closed_before(steady::now() + 300ms, &answers);
+  }
+  EXPECT_TRUE(closed) << "PINGs kept an unauthenticated session alive";
+  EXPECT_LT(steady::now() - connected, 5s);
+  EXPECT_EQ(answers.substr(0, 5), blynk::status_frame(1, blynk::not_authenticated));
+  std::string j;
+  for (auto until = steady::now() + 10s; steady::now() < until; std::this_thread::sleep_for(20ms))
+    if ((j = journal()).find("no login before the deadline") != std::string::npos) break;
+  EXPECT_NE(j.find("no login before the deadline"), std::string::npos) << j;
+}
+
+// Issue 16 #5: a huge invalid login is kept as bounded evidence, not whole.
+TEST_F(InterceptorTest, HugeInvalidLoginsAreKeptAsBoundedEvidence) {
+  start();
+  // Each connection sends only what the server reads before it answers, so no reset can cut the
+  // answer short.
+  auto r = run_client(client("blynk.cloud"), blynk::frame(blynk::hw_login, 1, std::string(60000, 'x')));
+  EXPECT_EQ(r.received, blynk::status_frame(1, 9));
+  auto run = icpt->unowned_unexpected();
+  ASSERT_EQ(run.size(), 1u);
+  EXPECT_LE(run[0].token.size(), 512u);
+  EXPECT_NE(run[0].token.find("60000 bytes"), std::string::npos) << "it says how long it was";
+
+  icpt->claim_token(kToken, "stock");
+  std::vector<std::pair<std::string, std::string>> many;
+  for (int i = 0; i < 500; ++i)
+    many.emplace_back(fmt::format("k{}", i), std::string(100, 'v'));
+  auto options = client("blynk.cloud");
+  options.stop_after_bytes = 5;
+  run_client(options, blynk::frame(blynk::hw_login, 1, kToken) +
+                          blynk::frame(blynk::internal, 2, blynk::join_pairs(many)));
+  std::vector<Exchange> logins;
+  for (auto until = steady::now() + 10s; steady::now() < until && logins.empty();
+       std::this_thread::sleep_for(20ms))
+    logins = icpt->exchanges_for_owner("stock");
+  ASSERT_EQ(logins.size(), 1u);
+  EXPECT_LE(logins[0].info.size(), 32u);
+  EXPECT_LE(journal().size(), 8192u);
+}
+
+// Issue 16 #5: the minted leaves are cached up to a bound, least recently used going first.
+TEST_F(InterceptorTest, LeafCacheIsBounded) {
+  start();
+  for (int i = 0; i < 300; ++i) {
+    auto options = client(fmt::format("n{}.lab.test", i));
+    options.ca_file.clear();
+    auto r = run_client(options, get_request("/x"));
+    ASSERT_TRUE(r.handshake_ok) << i << ": " << r.handshake_error;
+  }
+  EXPECT_LE(icpt->cached_leaf_certificates(), 256u);
+  EXPECT_GT(icpt->cached_leaf_certificates(), 0u);
+  // A name minted long ago is minted again and still verifies.
+  auto again = run_client(client("n0.lab.test"), get_request("/x"));
+  EXPECT_TRUE(again.handshake_ok) << again.handshake_error;
+}
+
+bool valid_json_line(const std::string& line) {
+  boost::system::error_code ec;
+  boost::json::parse(line, ec);
+  return !ec && provhil::is_valid_utf8(line);
+}
+
+// Issue 16 #6: every journal line is valid UTF-8 and valid JSON, whatever bytes came in.
+TEST_F(InterceptorTest, JournalLinesAreValidUtf8WhateverTheClientSent) {
+  start();
+  expect();
+  auto options = client(std::string("bad\xff\xfe.example", 13));
+  options.ca_file.clear();  // not a DNS name: it gets the advertised address's leaf
+  auto r = run_client(options, get_request(kTarget1 + "&ver=TMPL%FF%FE%C0%AF"));
+  EXPECT_TRUE(r.handshake_ok) << r.handshake_error;
+  std::string j = journal();
+  ASSERT_FALSE(j.empty());
+  std::istringstream lines(j);
+  std::string line;
+  int count = 0;
+  while (std::getline(lines, line)) {
+    ++count;
+    EXPECT_TRUE(valid_json_line(line)) << line;
+  }
+  EXPECT_GE(count, 1);
+  EXPECT_NE(j.find("\\\\xFF\\\\xFE"), std::string::npos) << "invalid bytes are shown as \\xHH: " << j;
+  for (const auto& ex : icpt->all_exchanges())
+    EXPECT_TRUE(valid_json_line(ex.to_json_line(&masker)));
+}
+
+// Issue 16 #7: an SNI that is not a DNS name never becomes a SAN.
+TEST_F(InterceptorTest, OnlyAValidDnsNameBecomesASan) {
+  start();
+  auto options = client("a,DNS:evil.com,IP:10.9.9.9,email:x@y");
+  options.ca_file.clear();
+  auto r = run_client(options, get_request(kTarget1));
+  ASSERT_TRUE(r.handshake_ok) << r.handshake_error;
+  EXPECT_EQ(r.peer_san, std::vector<std::string>{"IP:127.0.0.1"});  // the advertised address
+  auto good = client("fra1.blynk.cloud");
+  auto ok = run_client(good, get_request(kTarget1));
+  ASSERT_TRUE(ok.handshake_ok) << ok.handshake_error;
+  EXPECT_EQ(ok.peer_san, std::vector<std::string>{"DNS:fra1.blynk.cloud"});
+}
+
+// Issue 16 #8: a token in another percent-encoding is masked too.
+TEST_F(InterceptorTest, TokenIsMaskedInEveryPercentEncoding) {
+  start();
+  expect();
+  std::string lower;  // every character as lower-case %xx
+  for (unsigned char c : kToken)
+    lower += fmt::format("%{:02x}", c);
+  curl("fra1.blynk.cloud",
+       "/external/api/provision?token=%52" + kToken.substr(1) + "&templateId=TMPL8sRFwcfqL");
+  curl("fra1.blynk.cloud", "/external/api/provision?token=" + lower + "&templateId=TMPL8sRFwcfqL");
+  auto exchanges = icpt->all_exchanges();
+  ASSERT_EQ(exchanges.size(), 2u);
+  EXPECT_EQ(exchanges[0].token, kToken) << "accepted as the token";
+  std::string j = journal();
+  EXPECT_EQ(j.find(kToken.substr(1)), std::string::npos) << j;
+  EXPECT_EQ(j.find(lower.substr(3)), std::string::npos) << j;
+  EXPECT_NE(j.find("token=[MASKED:token]&templateId"), std::string::npos) << j;
+}
+
+// Issue 16 #5: exchanges nobody owns are kept in memory up to a bound; the journal has them all.
+TEST_F(InterceptorTest, ExchangesNobodyOwnsAreKeptInMemoryUpToABound) {
+  start();
+  auto plain = client();
+  plain.tls = false;
+  for (int i = 0; i < 300; ++i)
+    run_client(plain, std::string("\x01\x02garbage", 9));
+  std::string j;
+  for (auto until = steady::now() + 10s; steady::now() < until; std::this_thread::sleep_for(20ms)) {
+    j = journal();
+    if (std::count(j.begin(), j.end(), '\n') >= 300) break;
+  }
+  EXPECT_EQ(std::count(j.begin(), j.end(), '\n'), 300);
+  EXPECT_EQ(icpt->all_exchanges().size(), 256u);
 }
 
 }  // namespace

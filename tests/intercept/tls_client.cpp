@@ -1,5 +1,8 @@
 #include "tls_client.hpp"
 
+#include <arpa/inet.h>
+#include <openssl/x509v3.h>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -35,6 +38,31 @@ void read_all(Stream& stream, ClientResult& result, std::size_t stop_after, std:
                            }
                            read_all(stream, result, stop_after, done);
                          });
+}
+
+std::vector<std::string> subject_alt_names(X509* cert) {
+  std::vector<std::string> out;
+  if (!cert) return out;
+  auto* names = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  if (!names) return out;
+  for (int i = 0; i < sk_GENERAL_NAME_num(names); ++i) {
+    const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, i);
+    if (name->type == GEN_DNS) {
+      const ASN1_IA5STRING* dns = name->d.dNSName;
+      out.push_back("DNS:" + std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(dns)),
+                                         static_cast<std::size_t>(ASN1_STRING_length(dns))));
+    } else if (name->type == GEN_IPADD) {
+      const ASN1_OCTET_STRING* ip = name->d.iPAddress;
+      char text[64] = "";
+      inet_ntop(ASN1_STRING_length(ip) == 4 ? AF_INET : AF_INET6, ASN1_STRING_get0_data(ip), text,
+                sizeof text);
+      out.push_back(std::string("IP:") + text);
+    } else {
+      out.push_back("other");
+    }
+  }
+  GENERAL_NAMES_free(names);
+  return out;
 }
 
 }  // namespace
@@ -87,6 +115,7 @@ ClientResult run_client(const ClientOptions& options, const std::string& send) {
       }
       result.handshake_ok = true;
       result.tls_version = SSL_get_version(tls_stream.native_handle());
+      result.peer_san = subject_alt_names(SSL_get0_peer_certificate(tls_stream.native_handle()));
       asio::async_write(tls_stream, asio::buffer(send), [&](boost::system::error_code wec, std::size_t) {
         if (wec) {
           result.read_error = wec.message();

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace provhil::test {
 
@@ -23,6 +24,7 @@ struct ClientResult {
   bool handshake_ok = false;
   std::string handshake_error;  // e.g. "certificate verify failed", "tlsv1 alert internal error"
   std::string tls_version;
+  std::vector<std::string> peer_san;  // the server certificate's SANs: "DNS:name", "IP:address", "other"
   std::string received;
   std::string
       read_error;      // how reading ended: "end of file", "Connection reset by peer", "stream truncated"...

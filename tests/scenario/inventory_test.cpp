@@ -280,19 +280,20 @@ lab:
   ASSERT_TRUE(loaded.value);
   EXPECT_FALSE(loaded.ok());
   auto text = test::replace_all(all_of(loaded.diagnostics), dir.path().string(), "<dir>");
-  EXPECT_EQ(text,
-            "<dir>/lab.yaml:4:12: error: reset 'esp32-dtr-rts' cannot work on port tcp://127.0.0.1:4000: "
-            "esp32-dtr-rts needs DTR/RTS lines, which a tcp port does not have (use command with a power "
-            "switch or relay)\n"
-            "<dir>/lab.yaml:7:24: error: reset 'dtr-pulse' cannot work on port pty:provhil sim --profile "
-            "x.yaml: dtr-pulse needs DTR/RTS lines, which a pty port does not have (use signal for the "
-            "simulator)\n"
-            "<dir>/lab.yaml:10:12: error: reset 'esp32-dtr-rts' cannot work on a simulated board (a pty): "
-            "esp32-dtr-rts needs DTR/RTS lines, which a pty port does not have (use signal for the "
-            "simulator)\n"
-            "<dir>/lab.yaml:15:11: error: port \"tcp://127.0.0.1\": missing :port (accepted: a device path "
-            "(/dev/ttyUSB0), a /dev/serial/by-id/... link, usb:VID:PID[:SERIAL] (hex), tcp://host:port, "
-            "rfc2217://host:port, pty:COMMAND [ARGS], replay:PATH[?pacing=original|fast][&strip=NAME,...])\n");
+  EXPECT_EQ(
+      text,
+      "<dir>/lab.yaml:4:12: error: reset 'esp32-dtr-rts' cannot work on port tcp://127.0.0.1:4000: "
+      "esp32-dtr-rts needs DTR/RTS lines, which a tcp port does not have (use command with a power "
+      "switch or relay)\n"
+      "<dir>/lab.yaml:7:24: error: reset 'dtr-pulse' cannot work on port pty:provhil sim --profile "
+      "x.yaml: dtr-pulse needs DTR/RTS lines, which a pty port does not have (use signal for the "
+      "simulator)\n"
+      "<dir>/lab.yaml:10:12: error: reset 'esp32-dtr-rts' cannot work on a simulated board (a pty): "
+      "esp32-dtr-rts needs DTR/RTS lines, which a pty port does not have (use signal for the "
+      "simulator)\n"
+      "<dir>/lab.yaml:15:11: error: port \"tcp://127.0.0.1\": missing :port (accepted: a device path "
+      "(/dev/ttyUSB0), a /dev/serial/by-id/... link, usb:VID:PID[:SERIAL] (hex), tcp://host:port, "
+      "rfc2217://host:port, pty:COMMAND [ARGS], replay:PATH[?pacing=original|fast][&strip=NAME,...])\n");
   // A simulated board may still reset through its console.
   EXPECT_EQ(loaded.value->boards[3].reset.kind, serial::ResetKind::console);
 }

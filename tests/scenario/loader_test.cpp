@@ -88,7 +88,7 @@ TEST(ScenarioLoader, LoadsEveryStepKindIntoTheModel) {
   EXPECT_FALSE(send.newline);
   EXPECT_EQ(s.steps[0].where.line, 11);
   EXPECT_EQ(s.steps[0].where.column, 5);
-  EXPECT_EQ(s.steps[0].kind, "send");
+  EXPECT_EQ(s.steps[0].kind(), "send");
 
   const auto& expect = std::get<ExpectStep>(s.steps[1].body);
   ASSERT_EQ(expect.any_of.size(), 2u);
@@ -125,7 +125,7 @@ TEST(ScenarioLoader, LoadsEveryStepKindIntoTheModel) {
   EXPECT_EQ(provision.query[1].check.kind, ValueCheck::Kind::absent);
   EXPECT_EQ(provision.query[2].check.values, (std::vector<std::string>{"MCU", "NCP"}));
   EXPECT_EQ(provision.headers[0].check.kind, ValueCheck::Kind::present);
-  EXPECT_EQ(provision.builtin_checks.at("token_format"), false);
+  EXPECT_EQ(provision.builtin_checks.at(BuiltinCheck::token_format), false);
   const auto& response = std::get<Response>(provision.answer);
   EXPECT_EQ(response.status, 400);
   EXPECT_EQ(response.body, R"({"error":{"message":"Invalid token.","n":3,"q":"7"}})");
