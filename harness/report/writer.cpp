@@ -40,6 +40,10 @@ std::string errno_text() {
   return std::strerror(errno);
 }
 
+constexpr const char* lock_name = ".provhil.lock";
+// The longest journal line `report --rebuild` reads (a case line holds bounded excerpts: far less).
+constexpr std::size_t max_journal_line = std::size_t{64} << 20;
+
 void write_all(int fd, std::string_view data, const fs::path& path) {
   while (!data.empty()) {
     ssize_t written = ::write(fd, data.data(), data.size());
