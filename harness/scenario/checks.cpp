@@ -250,7 +250,7 @@ class ScenarioChecker {
               fmt::format(
                   "unknown {} '{}' in every dialect (a board has dialect auto){} (expected one of: {})",
                   state ? "state" : "event", m.pattern,
-                  suggestion.empty() ? "" : fmt::format("; did you mean '{}'?", suggestion), join(names)));
+                  suggestion.empty() ? "" : fmt::format("; did you mean '{}'?", suggestion), fmt::join(names, ", ")));
       }
     }
     for (const Dialect* dialect : dialects_of_boards_) {
