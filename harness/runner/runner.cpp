@@ -360,7 +360,23 @@ int run(const RunOptions& options, std::ostream& out, std::ostream& err) {
     threads.emplace_back([&, name = board_name, &w = board_work] {
       std::unique_ptr<BoardSession> session;
       try {
-        session = std::make_unique<BoardSession>(*w.board, sim, masker);
+        BoardWait wait;
+        wait.limit = options.wait_for_boards;
+        wait.interrupted = interrupted;
+        wait.on_waiting = [&progress, name](const std::string& holders) {
+          progress.board_waiting(name, holders);
+        };
+        session = open_board_session(*w.board, sim, masker, wait);
+        if (!session) {
+          for (const auto* p : w.pairs) {
+            auto result =
+                skipped_case(*p, name, "not started: the run was interrupted while waiting for the board");
+            progress.case_done(result, 1);
+            record(std::move(result));
+          }
+          progress.board_idle(name);
+          return;
+        }
       } catch (const std::exception& e) {
         for (const auto* p : w.pairs) {
           auto result = error_case(*p, fmt::format("board {}: could not open its port: {}", name, e.what()));
