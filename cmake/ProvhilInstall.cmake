@@ -5,7 +5,7 @@
 #   share/provhil/sim/*.yaml                      simulator profiles
 #   share/provhil/examples/boards.yaml            the example inventory `provhil init` copies
 #   share/provhil/examples/scenarios/*.yaml       the shipped scenarios (init copies a few)
-#   share/doc/provhil/                            README.md and docs/*.md
+#   share/doc/provhil/                            README.md, docs/*.md, docs/examples/
 #   share/man/man1/provhil.1, completions         when the build produces them (hooks below)
 #
 # The binary finds share/provhil from its own path (common/data_dir.hpp), so the tree works under any
@@ -23,8 +23,9 @@ install(FILES ${PROJECT_SOURCE_DIR}/fixtures/boards.yaml DESTINATION ${PROVHIL_D
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/scenarios/ DESTINATION ${PROVHIL_DATA_INSTALL_DIR}/examples/scenarios
         FILES_MATCHING PATTERN "*.yaml")
 install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
+# docs/examples/ (the CI examples docs/ci.md links to) goes along, so that the links hold installed too.
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR}
-        FILES_MATCHING PATTERN "*.md")
+        FILES_MATCHING PATTERN "*.md" PATTERN "*.yml" PATTERN "Jenkinsfile")
 
 # Hooks for generated files: a target that writes one of these paths in the build tree (and is part of
 # ALL) gets it installed; an absent file is skipped, with no empty folder left for it (install(FILES

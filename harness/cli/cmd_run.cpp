@@ -1,5 +1,6 @@
 // `provhil run`: options and signals; the runner module does the work.
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 
 #include <fmt/format.h>
@@ -9,12 +10,17 @@
 #include "cli/project_paths.hpp"
 #include "common/exit_codes.hpp"
 #include "runner/runner.hpp"
+#include "scenario/loader.hpp"
 
 namespace provhil::cli {
 
 namespace {
 
 std::atomic<bool> interrupted{false};
+
+// A CI job that finds its board held by another job on the same runner queues for it this long; at a
+// desk a busy board is reported at once (the person running it sees who holds it).
+constexpr auto ci_wait_for_boards = std::chrono::minutes(10);
 
 extern "C" void on_interrupt(int /*signal*/) {
   // A second signal ends the run at once; the first lets teardowns and reports finish.
@@ -43,6 +49,7 @@ void add_run_command(CLI::App& app, int& exit_code) {
     bool verbose = false;
     bool show_secrets = false;
     double time_scale = -1;
+    std::string wait_for_boards;
   };
   auto args = std::make_shared<Args>();
   command->add_option("scenarios", args->paths, "Scenario files or folders (default: the project's)");
@@ -67,6 +74,9 @@ void add_run_command(CLI::App& app, int& exit_code) {
                     "Do not mask tokens and WiFi passwords in logs and reports");
   command->add_option("--sim-time-scale", args->time_scale,
                       "Time scale of simulated boards (0 = no artificial delays); default: their profiles'");
+  command->add_option("--wait-for-boards", args->wait_for_boards,
+                      "Wait up to DURATION (90s, 5m; 0 = not at all) for a board another process holds, "
+                      "then run; default: 10m when $CI is set, else 0");
   command->callback([&exit_code, args] {
     ProjectPaths given;
     given.scenarios.assign(args->paths.begin(), args->paths.end());
@@ -102,6 +112,20 @@ void add_run_command(CLI::App& app, int& exit_code) {
                                         : runner::Verbosity::normal;
     options.show_secrets = args->show_secrets;
     if (args->time_scale >= 0) options.sim_time_scale = args->time_scale;
+    if (!args->wait_for_boards.empty()) {
+      auto wait = args->wait_for_boards == "0" ? std::optional<scenario::Duration>(0)
+                                               : scenario::parse_duration(args->wait_for_boards);
+      if (!wait || wait->count() < 0) {
+        fmt::print(stderr,
+                   "provhil run: --wait-for-boards '{}': expected a duration such as 90s or 5m, or 0\n",
+                   args->wait_for_boards);
+        exit_code = to_int(ExitCode::usage);
+        return;
+      }
+      options.wait_for_boards = *wait;
+    } else if (const char* ci = std::getenv("CI"); ci != nullptr && *ci != '\0') {
+      options.wait_for_boards = ci_wait_for_boards;
+    }
     options.interrupted = &interrupted;
     struct sigaction action {};
     action.sa_handler = on_interrupt;

@@ -142,4 +142,30 @@ ApEndpoint BoardSession::ap_endpoint(std::chrono::steady_clock::time_point deadl
   }
 }
 
+std::unique_ptr<BoardSession> open_board_session(const scenario::Board& board, const SimLaunch& sim,
+                                                 const SecretMasker& masker, const BoardWait& wait) {
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + wait.limit;
+  std::string shown;
+  for (;;) {
+    try {
+      return std::make_unique<BoardSession>(board, sim, masker);
+    } catch (const serial::PortBusy& busy) {
+      if (Clock::now() >= deadline) throw;
+      auto holders = busy.holders_text();
+      if (holders != shown && wait.on_waiting) wait.on_waiting(holders);
+      shown = holders;
+    }
+    // The lock's release is not signalled to other processes: look again every `poll`, in short
+    // slices so that an interrupt ends the wait at once.
+    auto next = std::min(Clock::now() + wait.poll, deadline);
+    while (Clock::now() < next) {
+      if (wait.interrupted && wait.interrupted()) return nullptr;
+      std::this_thread::sleep_for(
+          std::min<Clock::duration>(std::chrono::milliseconds(20), next - Clock::now()));
+    }
+    if (wait.interrupted && wait.interrupted()) return nullptr;
+  }
+}
+
 }  // namespace provhil::runner

@@ -3,6 +3,7 @@
 // engine over it, and how to reach its setup AP. Scenarios run on it one after another.
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -74,5 +75,20 @@ class BoardSession {
   std::unique_ptr<serial::Port> port_;
   std::unique_ptr<console::Console> console_;
 };
+
+// How long to wait for a board another process holds (`provhil run --wait-for-boards`).
+struct BoardWait {
+  std::chrono::milliseconds limit{0};  // zero: a busy board fails at once
+  // Called while waiting, whenever who holds the port changes ("pid 4242 (provhil)").
+  std::function<void(const std::string& holders)> on_waiting;
+  std::function<bool()> interrupted;  // stops the wait
+  std::chrono::milliseconds poll{250};
+};
+
+// Opens a BoardSession; while its port is busy (serial::PortBusy: another process holds it) tries again
+// until `wait.limit` has passed, then rethrows that PortBusy. Returns null when interrupted while
+// waiting. Otherwise throws as BoardSession's constructor does.
+std::unique_ptr<BoardSession> open_board_session(const scenario::Board& board, const SimLaunch& sim,
+                                                 const SecretMasker& masker, const BoardWait& wait);
 
 }  // namespace provhil::runner

@@ -115,6 +115,19 @@ void Progress::board_idle(const std::string& board) {
   redraw();
 }
 
+void Progress::board_waiting(const std::string& board, const std::string& holders) {
+  std::lock_guard lock(mutex_);
+  auto& line = boards_[board];
+  line.scenario = "waiting for its port";
+  line.step = "held by " + holders;
+  line.since = std::chrono::steady_clock::now();
+  line.busy = true;
+  if (verbosity_ != Verbosity::quiet)
+    print_above(fmt::format("  [{}] waiting: its port is held by {}", board, holders));
+  else
+    redraw();
+}
+
 void Progress::serial_line(const std::string& board, const std::string& line) {
   std::lock_guard lock(mutex_);
   print_above(paint(fmt::format("      {} | {}", board, line), "2"));

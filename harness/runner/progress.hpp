@@ -25,6 +25,9 @@ class Progress {
   void step_done(const std::string& board, const report::StepResult& step);
   void case_done(const report::CaseResult& result, int attempt);
   void board_idle(const std::string& board);
+  // The board's port is held by another process (`holders`, e.g. "pid 4242 (provhil)"): one line each
+  // time who holds it changes; the live line says so until the board's first case starts.
+  void board_waiting(const std::string& board, const std::string& holders);
   // --verbose: a line the board printed.
   void serial_line(const std::string& board, const std::string& line);
   // Redraws the live block so that elapsed times move between events (a terminal only).

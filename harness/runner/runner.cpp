@@ -446,7 +446,18 @@ void Execution::run_boards(const SimLaunch& sim) {
 void Execution::run_board(const std::string& name, const BoardWork& w, const SimLaunch& sim) {
   std::unique_ptr<BoardSession> session;
   try {
-    session = std::make_unique<BoardSession>(*w.board, sim, masker_);
+    BoardWait wait;
+    wait.limit = options_.wait_for_boards;
+    wait.interrupted = [this] { return interrupted(); };
+    wait.on_waiting = [this, name](const std::string& holders) { progress_->board_waiting(name, holders); };
+    session = open_board_session(*w.board, sim, masker_, wait);
+    if (!session) {
+      for (const auto* p : w.pairs)
+        record_done(skipped_case(*p, name, report::SkipReason::run_interrupted,
+                                 "not started: the run was interrupted while waiting for the board"));
+      progress_->board_idle(name);
+      return;
+    }
   } catch (const std::exception& e) {
     for (const auto* p : w.pairs)
       record_done(error_case(*p, report::ErrorReason::port,

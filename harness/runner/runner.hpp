@@ -3,6 +3,7 @@
 // board's pairs in order on its own thread with one interceptor for the whole run, and writes the
 // reports. Returns the process exit code (common/exit_codes.hpp).
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <iosfwd>
 #include <optional>
@@ -36,6 +37,8 @@ struct RunOptions {
   // The lab CA folder (--ca-dir); before $PROVHIL_CA_DIR and the inventory's interceptor.ca_dir.
   std::optional<std::filesystem::path> ca_dir;
   std::filesystem::path provhil_binary;  // spawns simulated boards; empty: this process's own binary
+  // How long a board another process holds is waited for before its pairs are errors (zero: not at all).
+  std::chrono::milliseconds wait_for_boards{0};
   // Set from a signal handler (SIGINT/SIGTERM): start nothing new, tear down, write the reports.
   std::atomic<bool>* interrupted = nullptr;
 };

@@ -142,23 +142,27 @@ void FdPort::close() {
   fd_ = -1;
 }
 
-std::string describe_holders(const std::string& device) {
+std::vector<PortHolder> find_holders(const std::string& device, int own_fd) {
   std::error_code ec;
   auto target = fs::canonical(device, ec);
   if (ec) return {};
-  std::string holders;
+  const auto self = std::to_string(::getpid());
+  const auto own = std::to_string(own_fd);
+  std::vector<PortHolder> holders;
   for (const auto& proc : fs::directory_iterator("/proc", ec)) {
     const auto pid = proc.path().filename().string();
     if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
     std::error_code fd_ec;
     for (const auto& fd_entry : fs::directory_iterator(proc.path() / "fd", fd_ec)) {
+      // The descriptor being locked is ours, not a holder: a waiting run must not name itself.
+      if (pid == self && fd_entry.path().filename() == own) continue;
       std::error_code link_ec;
       auto linked = fs::read_symlink(fd_entry.path(), link_ec);
       if (link_ec || linked != target) continue;
-      std::string comm;
-      std::ifstream(proc.path() / "comm") >> comm;
-      if (!holders.empty()) holders += ", ";
-      holders += fmt::format("pid {} ({})", pid, comm);
+      PortHolder holder;
+      holder.pid = std::stol(pid);
+      std::ifstream(proc.path() / "comm") >> holder.command;
+      holders.push_back(std::move(holder));
       break;
     }
   }
@@ -168,11 +172,7 @@ std::string describe_holders(const std::string& device) {
 void lock_exclusive(int fd, const std::string& device) {
   if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return;
   int error = errno;
-  if (error == EWOULDBLOCK) {
-    auto holders = describe_holders(device);
-    throw PortError(device, holders.empty() ? std::string("busy: another process holds it (flock)")
-                                            : fmt::format("busy: held by {}", holders));
-  }
+  if (error == EWOULDBLOCK) throw PortBusy(device, find_holders(device, fd));
   throw PortError(device, fmt::format("flock: {}", errno_text(error)));
 }
 

@@ -11,6 +11,33 @@ PortError::PortError(std::string port, const std::string& message)
       port_(std::move(port)),
       reason_(message) {}
 
+std::string PortHolder::to_string() const {
+  return fmt::format("pid {} ({})", pid, command);
+}
+
+namespace {
+
+std::string join_holders(const std::vector<PortHolder>& holders) {
+  if (holders.empty()) return "another process (flock)";
+  std::string text;
+  for (const auto& holder : holders) {
+    if (!text.empty()) text += ", ";
+    text += holder.to_string();
+  }
+  return text;
+}
+
+}  // namespace
+
+PortBusy::PortBusy(std::string port, std::vector<PortHolder> holders)
+    : PortError(std::move(port), holders.empty() ? std::string("busy: another process holds it (flock)")
+                                                 : "busy: held by " + join_holders(holders)),
+      holders_(std::move(holders)) {}
+
+std::string PortBusy::holders_text() const {
+  return join_holders(holders_);
+}
+
 std::string_view to_string(PortKind kind) {
   switch (kind) {
     case PortKind::device:

@@ -32,6 +32,27 @@ class PortError : public std::runtime_error {
   std::string reason_;
 };
 
+// A process that has a port open, as /proc tells it.
+struct PortHolder {
+  long pid = 0;
+  std::string command;            // its comm, e.g. "screen", "provhil"
+  std::string to_string() const;  // "pid 4242 (screen)"
+};
+
+// The port is held by another open file (an exclusive lock): the caller may wait and try again.
+// holders() lists who has it open (empty when /proc cannot tell); never the descriptor this process
+// was trying to lock, so a run waiting for a board does not name itself.
+class PortBusy : public PortError {
+ public:
+  PortBusy(std::string port, std::vector<PortHolder> holders);
+  const std::vector<PortHolder>& holders() const { return holders_; }
+  // "pid 4242 (screen), pid 4250 (minicom)", or "another process (flock)" when nobody is known.
+  std::string holders_text() const;
+
+ private:
+  std::vector<PortHolder> holders_;
+};
+
 enum class ReadStatus {
   data,      // `size` bytes were stored at the start of the buffer
   timeout,   // the deadline passed, or interrupt() was called

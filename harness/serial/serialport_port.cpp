@@ -1,5 +1,6 @@
-// Real boards through libserialport 0.1.1, plus enumeration from sysfs. 0.1.1 takes no lock, leaves HUPCL
-// set, spins on read() == 0 after an unplug and resolves no symlinks: each is handled here.
+// Real boards through libserialport 0.1.1 (a pseudo-terminal, which it does not know, as a plain tty), plus
+// enumeration from sysfs. 0.1.1 takes no lock, leaves HUPCL set, spins on read() == 0 after an unplug and
+// resolves no symlinks: each is handled here.
 #include <fcntl.h>
 #include <sys/ioctl.h>
 #include <termios.h>
@@ -116,15 +117,25 @@ class SerialPort final : public detail::FdPort {
   }
 
   int open_device() {
-    if (sp_get_port_by_name(device_.c_str(), &port_) != SP_OK)
-      throw PortError(device_, fmt::format("not a serial port: {}", sp_error_text()));
+    if (sp_get_port_by_name(device_.c_str(), &port_) != SP_OK) {
+      auto why = sp_error_text();
+      if (int fd = open_plain_tty(); fd >= 0) return fd;
+      throw PortError(device_, fmt::format("not a serial port: {}", why));
+    }
     if (sp_open(port_, SP_MODE_READ_WRITE) != SP_OK) {
+      // EBUSY: another open file set TIOCEXCL (we do, after our flock), so the port is held, as when
+      // the flock below fails; root passes TIOCEXCL and meets the flock instead.
+      bool busy = sp_last_error_code() == EBUSY;
       auto why = sp_error_text();
       release();
+      if (busy) throw PortBusy(device_, detail::find_holders(device_));
       throw PortError(device_, fmt::format("cannot open: {}", why));
     }
     int fd = -1;
     sp_get_port_handle(port_, &fd);
+    // libserialport opens without O_CLOEXEC: simulators and host commands this run spawns would
+    // otherwise inherit the board's descriptor, show up as its holders and keep its lock alive.
+    ::fcntl(fd, F_SETFD, FD_CLOEXEC);
     try {
       detail::lock_exclusive(fd, device_);
     } catch (...) {
@@ -151,7 +162,51 @@ class SerialPort final : public detail::FdPort {
     return fd;
   }
 
+  // libserialport knows a port by its sysfs entry; a pseudo-terminal (socat's `pty,link=...`, a test
+  // playing a board) has none. Such a tty is opened here with the same lock, settings and HUPCL rule.
+  // -1: not a tty (the caller reports libserialport's reason).
+  int open_plain_tty() {
+    int fd = ::open(device_.c_str(), O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EBUSY) throw PortBusy(device_, detail::find_holders(device_));
+      return -1;
+    }
+    if (::isatty(fd) == 0) {
+      ::close(fd);
+      return -1;
+    }
+    try {
+      detail::lock_exclusive(fd, device_);
+    } catch (...) {
+      ::close(fd);
+      throw;
+    }
+    ::ioctl(fd, TIOCEXCL);
+    termios settings{};
+    ::tcgetattr(fd, &settings);
+    ::cfmakeraw(&settings);
+    settings.c_cflag |= CLOCAL | CREAD;
+    settings.c_cflag &= ~static_cast<tcflag_t>(HUPCL | CRTSCTS);
+    settings.c_iflag &= ~static_cast<tcflag_t>(IXON | IXOFF);
+    if (settings_.flow == FlowControl::rts_cts) settings.c_cflag |= CRTSCTS;
+    if (settings_.flow == FlowControl::xon_xoff) settings.c_iflag |= IXON | IXOFF;
+    // glibc's cfsetspeed takes the number of bits per second as well as the B* constants.
+    if (::cfsetspeed(&settings, static_cast<speed_t>(settings_.baud)) != 0 ||
+        ::tcsetattr(fd, TCSANOW, &settings) != 0) {
+      int error = errno;
+      ::close(fd);
+      throw PortError(device_,
+                      fmt::format("cannot set {} baud 8N1: {}", settings_.baud, detail::errno_text(error)));
+    }
+    plain_fd_ = fd;
+    return fd;
+  }
+
   void release() {
+    if (plain_fd_ >= 0) {
+      ::close(plain_fd_);
+      plain_fd_ = -1;
+    }
     if (port_ != nullptr) {
       sp_close(port_);  // closes the fd that FdPort used
       sp_free_port(port_);
@@ -163,6 +218,7 @@ class SerialPort final : public detail::FdPort {
   std::string device_;
   std::optional<PortInfo> usb_;
   sp_port* port_ = nullptr;
+  int plain_fd_ = -1;  // a tty libserialport does not know (open_plain_tty)
 };
 
 }  // namespace

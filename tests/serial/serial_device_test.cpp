@@ -1,6 +1,9 @@
 // libserialport backend without hardware: enumeration over a sysfs-shaped tree, selectors, by-id links,
 // open errors, the exclusive lock. Nothing here opens a real UART (never /dev/ttyS0: it is the console).
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -186,6 +189,54 @@ TEST(SerialLock, SecondOpenIsBusyAndNamesTheHolder) {
   ::close(first);
   EXPECT_NO_THROW(detail::lock_exclusive(second, file.string()));  // released with its holder
   ::close(second);
+}
+
+TEST(SerialLock, BusyNamesTheOtherProcessNeverTheOneWaiting) {
+  // Issue 14: a run that found its board held listed itself among the holders.
+  TempDir dir;
+  auto file = write_file(dir / "ttyFAKE", "");
+  int ready[2];
+  ASSERT_EQ(::pipe2(ready, O_CLOEXEC), 0);
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // Async-signal-safe calls only: open, lock, tell the parent, wait to be killed.
+    int fd = ::open(file.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0 || ::flock(fd, LOCK_EX | LOCK_NB) != 0) ::_exit(1);
+    char byte = 'r';
+    if (::write(ready[1], &byte, 1) != 1) ::_exit(1);
+    for (;;)
+      ::pause();
+  }
+  // Killed however the test ends (a failed ASSERT returns early): it must not outlive the test.
+  struct Reaper {
+    pid_t pid;
+    ~Reaper() {
+      if (pid > 0 && ::kill(pid, SIGKILL) == 0) ::waitpid(pid, nullptr, 0);
+    }
+  } reaper{child};
+  ::close(ready[1]);
+  char byte = 0;
+  ASSERT_EQ(::read(ready[0], &byte, 1), 1);
+  ::close(ready[0]);
+
+  int mine = ::open(file.c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(mine, 0);
+  try {
+    detail::lock_exclusive(mine, file.string());
+    ADD_FAILURE() << "locked a port another process holds";
+  } catch (const PortBusy& busy) {
+    ASSERT_EQ(busy.holders().size(), 1U) << busy.what();
+    EXPECT_EQ(busy.holders()[0].pid, child);
+    std::string what = busy.what();
+    EXPECT_NE(what.find("busy: held by pid " + std::to_string(child)), std::string::npos) << what;
+    EXPECT_EQ(what.find("pid " + std::to_string(::getpid())), std::string::npos) << what;
+  }
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  reaper.pid = -1;
+  EXPECT_NO_THROW(detail::lock_exclusive(mine, file.string()));  // free once its holder is gone
+  ::close(mine);
 }
 
 }  // namespace

@@ -43,11 +43,13 @@ class FdPort : public Port {
   std::string vanished_;
 };
 
-// "/proc" scan: the processes that have `device` open, e.g. "pid 4242 (screen), pid 4250 (minicom)";
-// empty when none is found (or /proc cannot tell).
-std::string describe_holders(const std::string& device);
+// "/proc" scan: the processes that have `device` open; empty when none is found (or /proc cannot
+// tell). This process's descriptor `own_fd` does not count (the one it is trying to lock); its other
+// descriptors of the device do.
+std::vector<PortHolder> find_holders(const std::string& device, int own_fd = -1);
 
-// flock(LOCK_EX|LOCK_NB); throws PortError "busy: held by ..." when another open file holds it.
+// flock(LOCK_EX|LOCK_NB); throws PortBusy naming the holders (never `fd` itself) when another open file
+// holds it, PortError on any other failure.
 void lock_exclusive(int fd, const std::string& device);
 
 // Enumeration from sysfs (sp_list_ports would open every serial8250 port, the console among them).
