@@ -15,6 +15,9 @@ packages=(
   libyaml-cpp-dev libpugixml-dev libcli11-dev
   libxml2-utils curl openssl clang-format clang-tidy
   ser2net  # serial tests: tcp:// ports through a real ser2net
+  python3 python3-junitparser  # e2e: junit.xml read back by a third-party JUnit reader
+  chromium  # e2e: reports/index.html opened in a headless browser
+  help2man  # build: the man page made from `provhil --help`
 )
 
 missing=()

@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 
 #include "common/exit_codes.hpp"
+#include "common/run_clock.hpp"
 #include "common/version.hpp"
 #include "intercept/interceptor.hpp"
 #include "report/writer.hpp"
@@ -69,8 +70,8 @@ void copy_masked(const std::filesystem::path& from, const std::filesystem::path&
   }
 }
 
-report::CaseResult skipped_case(const PlannedPair& pair, const std::string& board,
-                                const std::string& reason) {
+report::CaseResult skipped_case(const PlannedPair& pair, const std::string& board, const std::string& reason,
+                                const RunClock& clock) {
   report::CaseResult result;
   result.scenario = pair.scenario->name;
   result.scenario_file = pair.scenario->file;
@@ -78,12 +79,12 @@ report::CaseResult skipped_case(const PlannedPair& pair, const std::string& boar
   result.outcome = report::Outcome::skipped;
   result.skip_reason = reason;
   result.message = reason;
-  result.started = std::chrono::system_clock::now();
+  result.started = clock.wall_now();
   return result;
 }
 
-report::CaseResult error_case(const PlannedPair& pair, const std::string& message) {
-  report::CaseResult result = skipped_case(pair, pair.board->name, {});
+report::CaseResult error_case(const PlannedPair& pair, const std::string& message, const RunClock& clock) {
+  report::CaseResult result = skipped_case(pair, pair.board->name, {}, clock);
   result.outcome = report::Outcome::error;
   result.skip_reason.clear();
   result.message = message;
@@ -107,17 +108,37 @@ void print_summary(std::ostream& out, const std::vector<report::CaseResult>& res
   out << fmt::format("\n{:<{}}  {:<{}}  {:<6} {:>8}\n", "scenario", width_s, "board", width_b, "result",
                      "time");
   std::map<report::Outcome, int> counts;
+  int flaky_count = 0;
   for (const auto& r : results) {
     ++counts[r.outcome];
-    std::string flaky = r.outcome == report::Outcome::passed && !r.earlier_attempts.empty() ? " (flaky)" : "";
+    bool is_flaky = r.outcome == report::Outcome::passed && !r.earlier_attempts.empty();
+    flaky_count += is_flaky ? 1 : 0;
+    std::string flaky = is_flaky ? " (flaky)" : "";
     out << fmt::format("{:<{}}  {:<{}}  {:<6} {:>7.2f}s{}\n", r.scenario, width_s, r.board, width_b,
                        outcome_word(r.outcome), std::chrono::duration<double>(r.duration).count(), flaky);
   }
-  out << fmt::format("\n{} passed, {} failed, {} errors, {} skipped in {:.1f}s\n",
-                     counts[report::Outcome::passed], counts[report::Outcome::failed],
+  out << fmt::format("\n{} passed ({} flaky), {} failed, {} errors, {} skipped in {:.1f}s\n",
+                     counts[report::Outcome::passed], flaky_count, counts[report::Outcome::failed],
                      counts[report::Outcome::error], counts[report::Outcome::skipped],
                      std::chrono::duration<double>(wall).count());
   out << fmt::format("Reports: {} and {}\n", writer.junit_path().string(), writer.results_path().string());
+}
+
+std::string nothing_ran_reason(const RunOptions& options, std::size_t scenario_count,
+                               const scenario::Inventory& inventory) {
+  std::size_t boards = inventory.boards.size();
+  if (!options.filters.empty()) {
+    std::string list;
+    for (const auto& f : options.filters)
+      list += (list.empty() ? "'" : ", '") + f + "'";
+    return fmt::format("--filter {} matched no name or tag of the {} scenario(s) found", list,
+                       scenario_count);
+  }
+  if (options.shard.count > 1)
+    return fmt::format("shard {}/{} got none of the runnable pairs (fewer pairs than shards?)",
+                       options.shard.index, options.shard.count);
+  return fmt::format("no scenario matched any of the {} board(s) of {} (see the skip reasons above)", boards,
+                     options.inventory.string());
 }
 
 }  // namespace
@@ -141,7 +162,8 @@ std::optional<Shard> parse_shard(const std::string& text, std::string& error) {
 }
 
 int run(const RunOptions& options, std::ostream& out, std::ostream& err) {
-  auto run_started = Clock::now();
+  const RunClock clock;  // the run's one time base
+  auto run_started = clock.steady_origin();
   // ---- load everything; any error stops the run before a board is touched ----
   scenario::InventoryOptions inventory_options;
   inventory_options.require_secrets = true;
@@ -216,7 +238,7 @@ int run(const RunOptions& options, std::ostream& out, std::ostream& err) {
   info.run_id = make_run_id();
   info.harness_version = full_version();
   if (options.shard.count > 1) info.shard = fmt::format("{}/{}", options.shard.index, options.shard.count);
-  info.started = std::chrono::system_clock::now();
+  info.started = clock.wall_origin();
   info.properties.push_back({"inventory", options.inventory.string()});
   for (const auto& [name, w] : work) {
     report::BoardInfo board_info{name, {{"dialect", w.board->dialect}}};
@@ -229,6 +251,7 @@ int run(const RunOptions& options, std::ostream& out, std::ostream& err) {
   report::ReportOptions report_options;
   report_options.output_dir = options.report_dir;
   report_options.junit_path = options.junit_path;
+  report_options.junit_strict = options.junit_strict;
   std::unique_ptr<report::ReportWriter> writer;
   try {
     writer = std::make_unique<report::ReportWriter>(report_options, info, masker);
@@ -240,8 +263,11 @@ int run(const RunOptions& options, std::ostream& out, std::ostream& err) {
   std::vector<std::string> board_names;
   for (const auto& [name, w] : work)
     board_names.push_back(name);
-  bool terminal = ::isatty(STDOUT_FILENO) != 0 && &out == &std::cout;
-  bool color = terminal && std::getenv("NO_COLOR") == nullptr;
+  // Live lines redraw in place on a real terminal only; colour follows --color and the environment.
+  auto env = ColorEnvironment::of_fd(STDOUT_FILENO);
+  if (&out != &std::cout) env.is_terminal = false;
+  bool terminal = can_redraw(env);
+  bool color = use_color(options.color, env);
   Progress progress(out, terminal, color, options.verbosity, board_names);
 
   std::mutex results_mutex;
@@ -263,10 +289,18 @@ int run(const RunOptions& options, std::ostream& out, std::ostream& err) {
   };
   for (const auto& p : pairs) {
     if (p.board == nullptr) {
-      auto result = skipped_case(p, "", p.skip_reason);
+      auto result = skipped_case(p, "", p.skip_reason, clock);
       progress.case_done(result, 1);
       record(std::move(result));
     }
+  }
+  if (work.empty()) {
+    // Nothing selected is never success: a typo in --filter must not turn CI green.
+    progress.finish();
+    writer->finish();
+    print_summary(out, results, *writer, Clock::now() - run_started);
+    err << "provhil run: nothing ran: " << nothing_ran_reason(options, scenarios.size(), inventory) << "\n";
+    return to_int(ExitCode::nothing_ran);
   }
 
   // ---- the interceptor: one for the run ----
@@ -293,7 +327,7 @@ int run(const RunOptions& options, std::ostream& out, std::ostream& err) {
     err << fmt::format("provhil run: the interceptor could not start: {}\n", e.what());
     for (const auto& [name, w] : work)
       for (const auto* p : w.pairs)
-        record(error_case(*p, fmt::format("the interceptor could not start: {}", e.what())));
+        record(error_case(*p, fmt::format("the interceptor could not start: {}", e.what()), clock));
     writer->finish();
     return to_int(ExitCode::infrastructure);
   }
@@ -307,7 +341,7 @@ int run(const RunOptions& options, std::ostream& out, std::ostream& err) {
     err << "provhil run: " << why << "\n";
     for (const auto& [name, w] : work)
       for (const auto* p : w.pairs)
-        record(error_case(*p, why));
+        record(error_case(*p, why, clock));
     writer->finish();
     return to_int(ExitCode::infrastructure);
   }
@@ -319,6 +353,7 @@ int run(const RunOptions& options, std::ostream& out, std::ostream& err) {
   sim.interceptor_address = config.listen_address == "0.0.0.0" ? "127.0.0.1" : config.listen_address;
   sim.interceptor_port = interceptor->port();
   sim.time_scale = options.sim_time_scale;
+  sim.run_origin = clock.steady_origin();
 
   auto interrupted = [&] { return options.interrupted != nullptr && options.interrupted->load(); };
   std::vector<std::thread> threads;
@@ -329,7 +364,8 @@ int run(const RunOptions& options, std::ostream& out, std::ostream& err) {
         session = std::make_unique<BoardSession>(*w.board, sim, masker);
       } catch (const std::exception& e) {
         for (const auto* p : w.pairs) {
-          auto result = error_case(*p, fmt::format("board {}: could not open its port: {}", name, e.what()));
+          auto result =
+              error_case(*p, fmt::format("board {}: could not open its port: {}", name, e.what()), clock);
           progress.case_done(result, 1);
           record(std::move(result));
         }
@@ -340,7 +376,7 @@ int run(const RunOptions& options, std::ostream& out, std::ostream& err) {
         // and the board goes on: an exception must not end the process before the reports are written.
         try {
           if (interrupted()) {
-            auto result = skipped_case(*p, name, "not started: the run was interrupted");
+            auto result = skipped_case(*p, name, "not started: the run was interrupted", clock);
             progress.case_done(result, 1);
             record(std::move(result));
             continue;
@@ -362,7 +398,9 @@ int run(const RunOptions& options, std::ostream& out, std::ostream& err) {
             input.owner = fmt::format("{} [{}]{}", p->scenario->name, name,
                                       attempt > 1 ? fmt::format(" #{}", attempt) : "");
             input.case_dir = case_dir;
+            input.file_prefix = report::attachment_prefix(name, p->scenario->name);
             input.interrupted = options.interrupted;
+            input.clock = &clock;
             input.on_step_start = [&progress, name](const std::string& label) {
               progress.step_started(name, label);
             };
@@ -381,23 +419,30 @@ int run(const RunOptions& options, std::ostream& out, std::ostream& err) {
             bool failed =
                 result.outcome == report::Outcome::failed || result.outcome == report::Outcome::error;
             if (!failed || attempt > options.retries || interrupted()) break;
-            // Keep this attempt's evidence beside the next one's.
+            // Keep this attempt's evidence beside the next one's, under names of its own (the final
+            // attempt's files take the plain names; attachments are keyed by base name).
             auto keep = case_dir / fmt::format("attempt-{}", attempt);
             std::filesystem::create_directories(keep);
-            report::Attempt previous{result.outcome, result.message,  result.detail,
-                                     result.started, result.duration, {}};
-            for (const auto& file : {result.attachments.raw_serial_log, result.attachments.text_log,
+            report::Attempt previous{
+                result.outcome, result.message, result.detail, result.started, result.duration, {}, {}};
+            std::string renamed_prefix = fmt::format("{}attempt-{}.", input.file_prefix, attempt);
+            for (const auto& file : {result.attachments.text_log, result.attachments.raw_serial_log,
                                      result.attachments.exchanges, result.attachments.variables}) {
+              if (file.empty()) continue;
+              std::string base = file.filename().string();
+              if (base.rfind(input.file_prefix, 0) == 0) base = base.substr(input.file_prefix.size());
+              auto target = keep / (renamed_prefix + base);
               std::error_code ec;
-              if (!file.empty()) std::filesystem::rename(file, keep / file.filename(), ec);
+              std::filesystem::rename(file, target, ec);
+              if (!ec) previous.files.push_back(target);
+              if (!ec && file == result.attachments.text_log) previous.text_log = target;
             }
-            previous.text_log = keep / result.attachments.text_log.filename();
             earlier.push_back(std::move(previous));
           }
           result.earlier_attempts = std::move(earlier);
           record(std::move(result));
         } catch (const std::exception& e) {
-          auto result = error_case(*p, masker.mask(fmt::format("internal error: {}", e.what())));
+          auto result = error_case(*p, masker.mask(fmt::format("internal error: {}", e.what())), clock);
           progress.case_done(result, 1);
           record(std::move(result));
         }
@@ -447,6 +492,11 @@ int run(const RunOptions& options, std::ostream& out, std::ostream& err) {
   }
   for (const auto& r : results) {
     if (r.outcome == report::Outcome::failed) any_failed = true;
+    if (options.fail_on_flaky && r.outcome == report::Outcome::passed && !r.earlier_attempts.empty()) {
+      err << fmt::format("provhil run: {} [{}] passed only on attempt {} (--fail-on-flaky)\n", r.scenario,
+                         r.board, r.earlier_attempts.size() + 1);
+      any_failed = true;
+    }
     if (r.outcome == report::Outcome::skipped && r.skip_reason.rfind("setup failed", 0) == 0)
       any_failed = true;
   }
