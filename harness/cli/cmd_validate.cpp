@@ -80,11 +80,15 @@ void add_validate_command(CLI::App& app, int& exit_code) {
   auto* command = app.add_subcommand(
       "validate",
       "Check scenario, inventory and dialect files without touching any board (exit 2 on any error)");
+  command->footer(
+      "Examples:\n"
+      "  provhil validate                                  # scenarios/, fixtures/boards.yaml, dialects\n"
+      "  provhil validate scenarios/provision-ap.yaml fixtures/boards.yaml");
   command->add_option(
       "paths", options->paths,
       "Scenario files or folders (searched for *.yaml); inventories and dialects found there are "
       "checked too (default: scenarios)");
-  command->add_option("--lab", options->lab, "Lab inventory to check scenarios against")
+  command->add_option("--inventory,--lab", options->lab, "Lab inventory to check scenarios against")
       ->capture_default_str();
   command->add_flag("--require-secrets", options->require_secrets,
                     "Treat a secret that cannot be resolved (unset env variable, missing key) as an error");

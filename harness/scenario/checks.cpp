@@ -474,10 +474,11 @@ ValidationReport validate_paths(const std::vector<std::filesystem::path>& paths,
       result.skipped = true;
       return;
     }
-    auto text = detail::read_text_file(file);
+    std::string why;
+    auto text = detail::read_text_file(file, why);
     if (!text) {
-      result.diagnostics.push_back(Diagnostic{Diagnostic::Severity::error,
-                                              SourceLocation{file.string(), 0, 0}, "cannot read the file"});
+      result.diagnostics.push_back(Diagnostic{
+          Diagnostic::Severity::error, SourceLocation{file.string(), 0, 0}, "cannot read the file: " + why});
       return;
     }
     result.kind = kind_of_text(*text);

@@ -34,9 +34,10 @@ void add_pattern(YamlReader& r, const YAML::Node& node, const std::string& regex
 Loaded<Dialect> load_dialect(const std::filesystem::path& file) {
   Loaded<Dialect> result;
   YamlReader r(file.string(), result.diagnostics);
-  auto text = detail::read_text_file(file);
+  std::string why;
+  auto text = detail::read_text_file(file, why);
   if (!text) {
-    r.error(SourceLocation{file.string(), 0, 0}, "cannot read the dialect file");
+    r.error(SourceLocation{file.string(), 0, 0}, "cannot read the dialect file: " + why);
     return result;
   }
   if (auto bad = detail::first_invalid_utf8(*text)) {

@@ -441,9 +441,10 @@ class InventoryParser {
 Loaded<Inventory> load_inventory(const std::filesystem::path& file, const InventoryOptions& options) {
   Loaded<Inventory> result;
   YamlReader reader(file.string(), result.diagnostics);
-  auto text = detail::read_text_file(file);
+  std::string why;
+  auto text = detail::read_text_file(file, why);
   if (!text) {
-    reader.error(SourceLocation{file.string(), 0, 0}, "cannot read the inventory file");
+    reader.error(SourceLocation{file.string(), 0, 0}, "cannot read the inventory file: " + why);
     return result;
   }
   if (auto bad = detail::first_invalid_utf8(*text)) {

@@ -806,11 +806,12 @@ Loaded<Scenario> parse_scenario(std::string_view yaml_text, const std::string& f
 }
 
 Loaded<Scenario> load_scenario(const std::filesystem::path& file) {
-  auto text = detail::read_text_file(file);
+  std::string why;
+  auto text = detail::read_text_file(file, why);
   if (!text) {
     Loaded<Scenario> result;
-    result.diagnostics.push_back(
-        Diagnostic{Diagnostic::Severity::error, SourceLocation{file.string(), 0, 0}, "cannot read the file"});
+    result.diagnostics.push_back(Diagnostic{Diagnostic::Severity::error, SourceLocation{file.string(), 0, 0},
+                                            "cannot read the file: " + why});
     return result;
   }
   return parse_scenario(*text, file.string());

@@ -8,7 +8,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -373,6 +375,27 @@ std::optional<std::pair<int, int>> first_invalid_utf8(std::string_view text) {
     ++line;
   }
   return std::pair<int, int>{line, 1};
+}
+
+std::optional<std::string> read_text_file(const std::filesystem::path& file, std::string& why) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(file, ec)) {
+    why = std::strerror(EISDIR);
+    return std::nullopt;
+  }
+  errno = 0;
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    why = std::strerror(errno != 0 ? errno : EIO);
+    return std::nullopt;
+  }
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  if (in.bad()) {
+    why = std::strerror(errno != 0 ? errno : EIO);
+    return std::nullopt;
+  }
+  return std::move(buffer).str();
 }
 
 std::optional<std::string> read_text_file(const std::filesystem::path& file) {

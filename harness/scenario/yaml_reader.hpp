@@ -76,5 +76,7 @@ std::optional<std::pair<int, int>> first_invalid_utf8(std::string_view text);
 
 // Reads a whole file; empty when it cannot.
 std::optional<std::string> read_text_file(const std::filesystem::path& file);
+// The same, and when it fails, why: the OS's reason ("No such file or directory", "Is a directory").
+std::optional<std::string> read_text_file(const std::filesystem::path& file, std::string& why);
 
 }  // namespace provhil::scenario::detail
