@@ -246,11 +246,12 @@ class ScenarioChecker {
       if (!known) {
         std::sort(names.begin(), names.end());
         auto suggestion = did_you_mean(m.pattern, names);
-        error(m.where,
-              fmt::format(
-                  "unknown {} '{}' in every dialect (a board has dialect auto){} (expected one of: {})",
-                  state ? "state" : "event", m.pattern,
-                  suggestion.empty() ? "" : fmt::format("; did you mean '{}'?", suggestion), join(names)));
+        error(
+            m.where,
+            fmt::format("unknown {} '{}' in every dialect (a board has dialect auto){} (expected one of: {})",
+                        state ? "state" : "event", m.pattern,
+                        suggestion.empty() ? "" : fmt::format("; did you mean '{}'?", suggestion),
+                        fmt::join(names, ", ")));
       }
     }
     for (const Dialect* dialect : dialects_of_boards_) {

@@ -119,9 +119,10 @@ class SerialPort final : public detail::FdPort {
     if (sp_get_port_by_name(device_.c_str(), &port_) != SP_OK)
       throw PortError(device_, fmt::format("not a serial port: {}", sp_error_text()));
     if (sp_open(port_, SP_MODE_READ_WRITE) != SP_OK) {
+      int code = sp_last_error_code();
       auto why = sp_error_text();
       release();
-      throw PortError(device_, fmt::format("cannot open: {}", why));
+      throw PortError(device_, fmt::format("cannot open: {}{}", why, detail::open_error_hint(code)));
     }
     int fd = -1;
     sp_get_port_handle(port_, &fd);
