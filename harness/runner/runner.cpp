@@ -125,9 +125,11 @@ void print_summary(std::ostream& out, const std::vector<report::CaseResult>& res
     out << fmt::format("{:<{}}  {:<{}}  {:<6} {:>7.2f}s{}\n", r.scenario, width_s, r.board, width_b,
                        outcome_word(r.outcome), std::chrono::duration<double>(r.duration).count(), flaky);
   }
-  out << fmt::format("\n{} passed ({} flaky), {} failed, {} errors, {} skipped in {:.1f}s\n",
-                     counts[report::Outcome::passed], flaky_count, counts[report::Outcome::failed],
+  // "N passed, ..." stays the line's start (scripts read it); flaky passes are named after the counts.
+  out << fmt::format("\n{} passed, {} failed, {} errors, {} skipped{} in {:.1f}s\n",
+                     counts[report::Outcome::passed], counts[report::Outcome::failed],
                      counts[report::Outcome::error], counts[report::Outcome::skipped],
+                     flaky_count > 0 ? fmt::format(" ({} flaky)", flaky_count) : std::string(),
                      std::chrono::duration<double>(wall).count());
   out << fmt::format("Reports: {} and {}\n", writer.junit_path().string(), writer.results_path().string());
 }
