@@ -17,6 +17,9 @@ packages=(
   ser2net  # serial tests: tcp:// ports through a real ser2net
   dpkg-dev  # the .deb's Depends: CPack runs dpkg-shlibdeps
   clang-14 libclang-rt-14-dev  # the `fuzz` preset: libFuzzer, ASan + UBSan (fuzz/)
+  python3 python3-junitparser  # e2e: junit.xml read back by a third-party JUnit reader
+  chromium  # e2e: reports/index.html opened in a headless browser
+  help2man  # build: the man page made from `provhil --help`
 )
 
 missing=()

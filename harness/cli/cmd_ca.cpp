@@ -28,6 +28,10 @@ void add_ca_command(CLI::App& app, int& exit_code) {
   auto* command =
       app.add_subcommand("ca", "Create or show the lab certificate authority used to terminate board TLS");
   command->require_subcommand(1);
+  command->footer(
+      "Examples:\n"
+      "  provhil ca init            # once per lab: boards must trust this CA\n"
+      "  provhil ca show            # where it is and its fingerprint");
   auto dir = std::make_shared<std::string>();
   auto force = std::make_shared<bool>(false);
 

@@ -126,6 +126,10 @@ void add_init_command(CLI::App& app, int& exit_code) {
       "init",
       "Create a lab project (provhil.yaml, inventory, scenarios, .gitignore) in DIR; overwrites nothing");
   command->add_option("dir", *dir, "The project folder, created when missing")->capture_default_str();
+  command->footer(
+      "Examples:\n"
+      "  provhil init lab                              # lab/provhil.yaml, lab/boards.yaml, lab/scenarios/\n"
+      "  cd lab && provhil run                         # the project's scenarios on its simulated boards");
   command->callback([&exit_code, dir] { exit_code = run_init(*dir); });
 }
 

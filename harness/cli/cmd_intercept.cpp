@@ -216,6 +216,10 @@ void add_intercept_command(CLI::App& app, int& exit_code) {
   auto* command =
       app.add_subcommand("intercept", "Run the HTTPS interceptor on its own, printing each exchange live");
   auto options = std::make_shared<InterceptOptions>();
+  command->footer(
+      "Examples:\n"
+      "  provhil intercept --listen 127.0.0.1:8443       # mock answers, every exchange printed\n"
+      "  provhil intercept --mode proxy --upstream https://blynk.cloud --journal exchanges.jsonl");
   command->add_option("--listen", options->listen, "ADDRESS:PORT to listen on (port 0: any free port)")
       ->capture_default_str();
   command->add_option("--advertise", options->advertise,

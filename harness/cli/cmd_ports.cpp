@@ -148,8 +148,12 @@ void add_ports_command(CLI::App& app, int& exit_code) {
   auto* command = app.add_subcommand(
       "ports", "List serial ports with their USB identity and the inventory board each maps to (opens none)");
   command->add_flag("--json", options->json, "Print JSON instead of a table");
+  command->footer(
+      "Examples:\n"
+      "  provhil ports                                # table: path, by-id, VID:PID, serial, board\n"
+      "  provhil ports --inventory lab/bench-3.yaml --json");
   command->add_option(
-      "--inventory", options->inventory,
+      "--inventory,--lab", options->inventory,
       "Lab inventory whose boards are mapped to ports (default: the project's, when in a project)");
   command->add_option("--by-id-dir", options->by_id_dir, "Folder of by-id links")->capture_default_str();
   command->add_option("--sys-class-tty", options->sys_class_tty)->group("");

@@ -10,15 +10,19 @@
 namespace provhil::cli {
 
 void add_report_command(CLI::App& app, int& exit_code) {
-  auto* command = app.add_subcommand(
-      "report",
-      "Rebuild junit.xml and results.json from the journal of a run that was killed (CI after_script)");
+  auto* command = app.add_subcommand("report",
+                                     "Rebuild junit.xml, results.json and index.html from the journal of a "
+                                     "run that was killed (CI after_script)");
   struct Args {
     std::string dir = "reports";
     std::string junit;
     bool rebuild = false;
   };
   auto args = std::make_shared<Args>();
+  command->footer(
+      "Examples:\n"
+      "  provhil report --rebuild                       # after a killed run (CI after_script)\n"
+      "  provhil report --rebuild --reports out/ --junit out/junit.xml");
   command->add_flag("--rebuild", args->rebuild, "Rebuild the reports from <reports>/journal.jsonl")
       ->required();
   command->add_option("--reports", args->dir, "Report folder of the run (default: reports/)");

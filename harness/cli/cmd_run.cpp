@@ -8,6 +8,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/project_paths.hpp"
+#include "common/color.hpp"
 #include "common/exit_codes.hpp"
 #include "runner/runner.hpp"
 #include "scenario/loader.hpp"
@@ -43,17 +44,21 @@ void add_run_command(CLI::App& app, int& exit_code) {
     std::vector<std::string> filters;
     bool one_board = false;
     int retries = 0;
+    bool fail_on_flaky = false;
+    bool junit_strict = false;
     std::string shard;
     bool list = false;
     bool quiet = false;
     bool verbose = false;
     bool show_secrets = false;
-    double time_scale = -1;
+    std::optional<double> time_scale;
+    std::string color = "auto";
     std::string wait_for_boards;
   };
   auto args = std::make_shared<Args>();
   command->add_option("scenarios", args->paths, "Scenario files or folders (default: the project's)");
-  command->add_option("--lab", args->lab, "Lab inventory (default: the project's)");
+  // One name for the inventory everywhere (`ports --inventory` too); --lab stays as the old spelling.
+  command->add_option("--inventory,--lab", args->lab, "Lab inventory (default: the project's)");
   command->add_option("--reports", args->reports, "Report folder (default: the project's)");
   command->add_option("--ca-dir", args->ca_dir,
                       "Lab CA folder (default: $PROVHIL_CA_DIR, the inventory's interceptor.ca_dir, "
@@ -66,17 +71,35 @@ void add_run_command(CLI::App& app, int& exit_code) {
       ->add_option("--retries", args->retries,
                    "Re-run a failed scenario up to N times (a later pass is flaky)")
       ->check(CLI::Range(0, 10));
+  command->add_flag("--fail-on-flaky", args->fail_on_flaky,
+                    "A pass that needed a retry fails the run (exit 1): release qualification");
+  command->add_flag("--junit-strict", args->junit_strict,
+                    "JUnit XML exactly as the strict schema allows (no file/line on test cases)");
   command->add_option("--shard", args->shard, "Run shard K of N (K/N): N CI jobs cover every pair once");
   command->add_flag("--list", args->list, "Print the plan and run nothing");
   command->add_flag("-q,--quiet", args->quiet, "Print failures and the summary only");
   command->add_flag("-v,--verbose", args->verbose, "Print every step");
   command->add_flag("--show-secrets", args->show_secrets,
                     "Do not mask tokens and WiFi passwords in logs and reports");
-  command->add_option("--sim-time-scale", args->time_scale,
-                      "Time scale of simulated boards (0 = no artificial delays); default: their profiles'");
+  command
+      ->add_option(
+          "--sim-time-scale", args->time_scale,
+          "Time scale of simulated boards, 0 to 100 (0 = no artificial delays); default: their profiles'")
+      ->check(CLI::Range(0.0, 100.0));
+  command
+      ->add_option("--color", args->color,
+                   "Colour: auto (a terminal; honours NO_COLOR, FORCE_COLOR, TERM=dumb), always, never")
+      ->check(CLI::IsMember({"auto", "always", "never"}));
   command->add_option("--wait-for-boards", args->wait_for_boards,
                       "Wait up to DURATION (90s, 5m; 0 = not at all) for a board another process holds, "
                       "then run; default: 10m when $CI is set, else 0");
+  command->footer(
+      "Examples:\n"
+      "  provhil run                                   # the project's scenarios on its boards\n"
+      "  provhil run scenarios/provision-ap.yaml --one-board --sim-time-scale 0\n"
+      "  provhil run --inventory lab/bench-3.yaml --filter provision --retries 1 --fail-on-flaky\n"
+      "  provhil run --shard 2/4 --reports out/ --junit out/junit.xml   # CI job 2 of 4\n"
+      "Reports: <reports>/junit.xml, results.json, index.html (open it in a browser).");
   command->callback([&exit_code, args] {
     ProjectPaths given;
     given.scenarios.assign(args->paths.begin(), args->paths.end());
@@ -96,6 +119,8 @@ void add_run_command(CLI::App& app, int& exit_code) {
     options.filters = args->filters;
     options.one_board = args->one_board;
     options.retries = args->retries;
+    options.fail_on_flaky = args->fail_on_flaky;
+    options.junit_strict = args->junit_strict;
     if (!args->shard.empty()) {
       std::string error;
       auto shard = runner::parse_shard(args->shard, error);
@@ -111,7 +136,8 @@ void add_run_command(CLI::App& app, int& exit_code) {
                         : args->verbose ? runner::Verbosity::verbose
                                         : runner::Verbosity::normal;
     options.show_secrets = args->show_secrets;
-    if (args->time_scale >= 0) options.sim_time_scale = args->time_scale;
+    options.sim_time_scale = args->time_scale;
+    options.color = parse_color_mode(args->color).value_or(ColorMode::automatic);
     if (!args->wait_for_boards.empty()) {
       auto wait = args->wait_for_boards == "0" ? std::optional<scenario::Duration>(0)
                                                : scenario::parse_duration(args->wait_for_boards);

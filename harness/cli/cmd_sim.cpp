@@ -35,7 +35,11 @@ void add_sim_command(CLI::App& app, int& exit_code) {
       ->add_option("--source-address", args->source_address,
                    "Local address its cloud connections come from (a board's own IP), e.g. 127.77.0.3")
       ->check(CLI::ValidIPV4);
-  command->footer("Reset (EN pin): send SIGUSR1. The board keeps its state file across resets.");
+  command->footer(
+      "Reset (EN pin): send SIGUSR1. The board keeps its state file across resets.\n"
+      "Examples:\n"
+      "  provhil sim --profile fixtures/sim/esp32.yaml     # type console commands, e.g. devinfo\n"
+      "  provhil sim --profile fixtures/sim/esp32.yaml --state /tmp/flash.json --time-scale 0");
   command->callback([&exit_code, args, time_scale] {
     sim::SimOptions options;
     options.profile = args->profile;

@@ -85,11 +85,15 @@ void add_validate_command(CLI::App& app, int& exit_code) {
   auto* command = app.add_subcommand(
       "validate",
       "Check scenario, inventory and dialect files without touching any board (exit 2 on any error)");
+  command->footer(
+      "Examples:\n"
+      "  provhil validate                                  # the project's scenarios, inventory, dialects\n"
+      "  provhil validate scenarios/provision-ap.yaml fixtures/boards.yaml");
   command->add_option(
       "paths", options->paths,
       "Scenario files or folders (searched for *.yaml); inventories and dialects found there are "
       "checked too (default: the project's, found from the current folder up by its provhil.yaml)");
-  command->add_option("--lab", options->lab,
+  command->add_option("--inventory,--lab", options->lab,
                       "Lab inventory to check scenarios against (default: the project's)");
   command->add_flag("--require-secrets", options->require_secrets,
                     "Treat a secret that cannot be resolved (unset env variable, missing key) as an error");

@@ -17,5 +17,7 @@ void add_intercept_command(CLI::App& app, int& exit_code);
 void add_sim_command(CLI::App& app, int& exit_code);
 void add_ca_command(CLI::App& app, int& exit_code);
 void add_report_command(CLI::App& app, int& exit_code);
+// Registered last: it walks the commands registered before it.
+void add_completion_command(CLI::App& app, int& exit_code);
 
 }  // namespace provhil::cli

@@ -1,10 +1,72 @@
 // provhil: the command line. Parses arguments, dispatches to a subcommand, maps errors to exit codes.
+#include <algorithm>
+#include <string>
+#include <vector>
+
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.hpp"
 #include "common/exit_codes.hpp"
 #include "common/version.hpp"
+
+namespace {
+
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j)
+    row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// The deepest subcommand the command line chose (the app itself when none).
+const CLI::App* chosen_command(const CLI::App& app) {
+  const CLI::App* at = &app;
+  for (;;) {
+    auto chosen = at->get_subcommands();
+    if (chosen.empty()) return at;
+    at = chosen.front();
+  }
+}
+
+// "did you mean --lab?" for an unknown option: the closest long option of the chosen command.
+void suggest_options(const CLI::App& app) {
+  const CLI::App* command = chosen_command(app);
+  for (const auto& arg : app.remaining(true)) {
+    if (arg.rfind("--", 0) != 0) continue;
+    std::string given = arg.substr(0, arg.find('='));
+    std::string best;
+    std::size_t best_distance = 3;  // more than two edits away is no suggestion
+    for (const auto* option : command->get_options()) {
+      for (const auto& name : option->get_lnames()) {
+        std::string candidate = "--" + name;
+        std::size_t distance = edit_distance(given, candidate);
+        if (candidate.rfind(given, 0) == 0 && given.size() > 3) distance = 1;  // an unambiguous start
+        if (distance < best_distance) {
+          best_distance = distance;
+          best = candidate;
+        }
+      }
+    }
+    std::string where = command == &app ? std::string("provhil") : "provhil " + command->get_name();
+    if (!best.empty()) {
+      fmt::print(stderr, "{}: unknown option {}: did you mean {}?\n", where, given, best);
+    } else {
+      fmt::print(stderr, "{}: unknown option {} (see {} --help)\n", where, given, where);
+    }
+  }
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using provhil::ExitCode;
@@ -15,7 +77,11 @@ int main(int argc, char** argv) {
   app.require_subcommand(0, 1);
   app.footer(
       "Exit codes: 0 all passed, 1 a scenario failed, 2 bad usage or invalid input files,\n"
-      "            3 infrastructure (port, listener), 130 interrupted.");
+      "            3 infrastructure (port, listener), 4 nothing ran (no pair selected), 130 interrupted.\n"
+      "Examples:\n"
+      "  provhil run --sim-time-scale 0     # the shipped scenarios on simulated boards\n"
+      "  provhil validate                   # check scenarios, inventory and dialects\n"
+      "  provhil run --help                 # every subcommand has its own help and examples");
 
   int exit_code = to_int(ExitCode::usage);
   provhil::cli::add_init_command(app, exit_code);
@@ -26,6 +92,7 @@ int main(int argc, char** argv) {
   provhil::cli::add_sim_command(app, exit_code);
   provhil::cli::add_ca_command(app, exit_code);
   provhil::cli::add_report_command(app, exit_code);
+  provhil::cli::add_completion_command(app, exit_code);
 
   try {
     app.parse(argc, argv);
@@ -35,6 +102,10 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
+  } catch (const CLI::ExtrasError& e) {
+    app.exit(e);  // CLI11's message, then ours with the closest option
+    suggest_options(app);
+    return to_int(ExitCode::usage);
   } catch (const CLI::ParseError& e) {
     app.exit(e);  // prints the message and the hint
     return to_int(ExitCode::usage);

@@ -8,6 +8,7 @@ enum class ExitCode : int {
   failed = 1,          // a scenario failed
   usage = 2,           // bad usage or invalid input files
   infrastructure = 3,  // a port could not be opened, the listener could not bind, ...
+  nothing_ran = 4,     // no (scenario, board) pair was run: a filter, shard or inventory selected none
   interrupted = 130,   // SIGINT / SIGTERM
 };
 

@@ -19,14 +19,15 @@ std::optional<std::string> read_file_capped(const std::filesystem::path& file, s
   };
   // O_NONBLOCK: a FIFO with no writer reads as empty instead of hanging the loader.
   int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-  if (fd < 0) return fail(fmt::format("cannot open: {}", std::strerror(errno)));
+  // The OS's reason alone: callers already say which file they could not read.
+  if (fd < 0) return fail(std::strerror(errno));
   struct Closer {
     int fd;
     ~Closer() { ::close(fd); }
   } closer{fd};
   struct stat info {};
   if (::fstat(fd, &info) != 0) return fail(fmt::format("cannot read: {}", std::strerror(errno)));
-  if (S_ISDIR(info.st_mode)) return fail("is a folder, not a file");
+  if (S_ISDIR(info.st_mode)) return fail(std::strerror(EISDIR));  // the OS's words: "Is a directory"
   if (S_ISREG(info.st_mode) && static_cast<std::uintmax_t>(info.st_size) > max_bytes)
     return fail(fmt::format("larger than {} bytes ({} bytes)", max_bytes, info.st_size));
   std::string text;

@@ -100,7 +100,7 @@ namespace {
 std::string stamp(Clock::time_point at, Clock::time_point epoch) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(at - epoch).count();
   if (ms < 0) ms = 0;
-  return fmt::format("[{:6}.{:03}]", ms / 1000, ms % 1000);
+  return fmt::format("[t+{:7}ms]", ms);
 }
 
 bool plain_ascii(std::string_view text) {
@@ -311,7 +311,7 @@ struct Console::Impl {
       : port(p),
         options(std::move(o)),
         framer(options.max_line_length, options.prompts),
-        epoch(Clock::now()) {}
+        epoch(options.epoch.value_or(Clock::now())) {}
 
   serial::Port& port;
   ConsoleOptions options;

@@ -52,7 +52,10 @@ struct Line {
 
 struct ConsoleOptions {
   std::filesystem::path raw_log;   // empty: none. Bytes exactly as received.
-  std::filesystem::path text_log;  // empty: none. "[   seconds.mmm] line", sanitised and masked.
+  std::filesystem::path text_log;  // empty: none. "[t+   1234ms] line", sanitised and masked.
+  // Text-log stamps count milliseconds from here (the run's start: one time base for every report
+  // file); default: the console's creation.
+  std::optional<Clock::time_point> epoch;
   // Secrets masked in the text log and in evidence. Owned by the caller; may be null; must outlive the
   // console.
   const SecretMasker* masker = nullptr;

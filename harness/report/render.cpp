@@ -118,6 +118,12 @@ json::value path_json(const std::filesystem::path& path, const std::filesystem::
   return json::string(clean(report_path(path, base), masker));
 }
 
+// Milliseconds from the run's start to `time`; null when either is unknown.
+json::value offset_json(WallTime time, WallTime run_started) {
+  if (time == WallTime{} || run_started == WallTime{}) return nullptr;
+  return std::chrono::duration_cast<std::chrono::milliseconds>(time - run_started).count();
+}
+
 json::value time_json(WallTime time) {
   std::string text = iso_time(time, true);
   if (text.empty()) return nullptr;
@@ -275,6 +281,13 @@ std::string render_testcase(const CaseResult& result, std::string_view case_name
   set_attribute(testcase, "classname",
                 clean_line(result.scenario_file.stem().string(), masker, limits.message_bytes));
   set_attribute(testcase, "time", seconds_text(result.duration));
+  if (!limits.strict_schema) {
+    // GitLab's "copy failed tests" and jump-to-source read `file` on the case; the line is the failing
+    // step's when it lies in that file.
+    set_attribute(testcase, "file", clean_line(result.scenario_file.generic_string(), masker, 4096));
+    if (result.failure_location.line > 0 && result.failure_location.file == result.scenario_file)
+      set_attribute(testcase, "line", std::to_string(result.failure_location.line));
+  }
 
   const StepResult* bad_step = first_bad_step(result);
   std::string message = one_line_message(result, masker, limits.message_bytes);
@@ -294,12 +307,14 @@ std::string render_testcase(const CaseResult& result, std::string_view case_name
                              ? bad_step->kind
                              : std::string(result.outcome == Outcome::failed ? "failure" : "infrastructure");
       set_attribute(element, "type", clean_line(type, masker, limits.message_bytes));
-      add_text(element, detail);
+      // GitLab shows the element's text, not its message: the reason leads the text too.
+      add_text(element, detail.empty() ? message : message + "\n" + detail);
       break;
     }
     case Outcome::skipped: {
       auto element = testcase.append_child("skipped");
       set_attribute(element, "message", message);
+      add_text(element, detail.empty() ? message : message + "\n" + detail);
       break;
     }
   }
@@ -345,12 +360,19 @@ std::string render_testcase(const CaseResult& result, std::string_view case_name
     if (file.empty()) return;
     out += "[[ATTACHMENT|" + clean_line(report_path(file, attachment_base), masker, 4096) + "]]\n";
   };
-  attach(files.raw_serial_log);
+  // GitLab links only the first attachment: the readable text log goes first, the raw bytes after.
   attach(files.text_log);
+  attach(files.raw_serial_log);
   attach(files.exchanges);
   attach(files.variables);
   for (const auto& file : files.extra)
     attach(file);
+  // The earlier attempts' evidence (flaky and rerun cases), so it is linked, not only kept on disk.
+  for (const auto& attempt : result.earlier_attempts) {
+    if (attempt.files.empty()) attach(attempt.text_log);
+    for (const auto& file : attempt.files)
+      attach(file);
+  }
   add_text(testcase.append_child("system-out"), out);
 
   std::string xml;
@@ -372,12 +394,15 @@ json::object case_json(const CaseResult& result, std::string_view case_name, con
   object["message"] = one_line_message(result, masker, limits.message_bytes);
   object["detail"] = clean_block(result.detail, masker, limits.detail_bytes);
   object["failure_location"] = location_json(result.failure_location);
+  object["expected"] = clean_block(result.expected, masker, limits.detail_bytes / 2);
+  object["actual"] = clean_block(result.actual, masker, limits.detail_bytes / 2);
   if (result.outcome == Outcome::skipped) object["skip_reason"] = clean(result.skip_reason, masker);
   if (result.outcome == Outcome::skipped && result.skip_code)
     object["reason_code"] = skip_reason_name(*result.skip_code);
   if (result.outcome == Outcome::error && result.error_code)
     object["reason_code"] = error_reason_name(*result.error_code);
   object["started"] = time_json(result.started);
+  object["t_ms"] = offset_json(result.started, limits.run_started);
   object["duration_ms"] = millis(result.duration);
   object["properties"] = properties_json(result.properties, masker);
 
@@ -396,6 +421,7 @@ json::object case_json(const CaseResult& result, std::string_view case_name, con
                                  {"outcome", to_string(step.outcome)},
                                  {"message", clean_line(step.message, masker, limits.message_bytes)},
                                  {"started", time_json(step.started)},
+                                 {"t_ms", offset_json(step.started, limits.run_started)},
                                  {"duration_ms", millis(step.duration)}});
   }
   object["steps"] = std::move(steps);
@@ -406,10 +432,18 @@ json::object case_json(const CaseResult& result, std::string_view case_name, con
                                     {"message", clean_line(attempt.message, masker, limits.message_bytes)},
                                     {"detail", clean_block(attempt.detail, masker, limits.detail_bytes)},
                                     {"started", time_json(attempt.started)},
+                                    {"t_ms", offset_json(attempt.started, limits.run_started)},
                                     {"duration_ms", millis(attempt.duration)},
-                                    {"text_log", path_json(attempt.text_log, attachment_base, masker)}});
+                                    {"text_log", path_json(attempt.text_log, attachment_base, masker)},
+                                    {"files", [&] {
+                                       json::array files;
+                                       for (const auto& file : attempt.files)
+                                         files.push_back(path_json(file, attachment_base, masker));
+                                       return files;
+                                     }()}});
   }
   object["earlier_attempts"] = std::move(attempts);
+  object["flaky"] = result.outcome == Outcome::passed && !result.earlier_attempts.empty();
 
   const auto& files = result.attachments;
   json::array extra;
@@ -421,6 +455,16 @@ json::object case_json(const CaseResult& result, std::string_view case_name, con
                    {"exchanges", path_json(files.exchanges, attachment_base, masker)},
                    {"variables", path_json(files.variables, attachment_base, masker)},
                    {"extra", std::move(extra)}};
+
+  json::array marks;
+  for (const auto& mark : result.serial_marks) {
+    marks.push_back(json::object{{"kind", mark.kind == SerialMark::Kind::state ? "state" : "event"},
+                                 {"t_ms", mark.t_ms},
+                                 {"name", clean_line(mark.name, masker, 128)},
+                                 {"line", clean_line(mark.line, masker, 256)},
+                                 {"line_number", mark.line_number}});
+  }
+  object["serial_marks"] = std::move(marks);
 
   json::array exchanges;
   for (const auto& exchange : result.exchanges)

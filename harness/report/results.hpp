@@ -144,6 +144,8 @@ struct Attempt {
   WallTime started{};
   Duration duration{};
   std::filesystem::path text_log;  // optional: that attempt's text log, for its own excerpt
+  // Every file kept of that attempt (text log first): linked as attachments after the final attempt's.
+  std::vector<std::filesystem::path> files{};
 };
 
 // Files the runner wrote into case_dir(board, scenario). Empty path = not written. The writer links
@@ -154,6 +156,16 @@ struct Attachments {
   std::filesystem::path exchanges;       // HTTP and binary-protocol exchanges, JSONL
   std::filesystem::path variables;       // the scenario's variables and captures (JSON)
   std::vector<std::filesystem::path> extra;
+};
+
+// A line of the board's text log that its dialect names: a state it entered or an event.
+struct SerialMark {
+  enum class Kind { state, event };
+  Kind kind = Kind::event;
+  std::int64_t t_ms = 0;        // milliseconds since the run started
+  std::string name;             // the state or event name
+  std::string line;             // the line as logged (masked, sanitised)
+  std::size_t line_number = 0;  // 1-based in the text log: index.html links to it
 };
 
 // One (scenario, board) result: a JUnit testcase named "<scenario> [<board>]" in the testsuite of its
@@ -172,6 +184,10 @@ struct CaseResult {
   // the runner makes; empty on results made elsewhere (older journals, hand-made ones).
   std::optional<SkipReason> skip_code;
   std::optional<ErrorReason> error_code;
+  // What the failing step wanted and what it got, when it knows them apart (index.html shows them
+  // side by side); empty otherwise.
+  std::string expected;
+  std::string actual;
 
   WallTime started{};
   Duration duration{};
@@ -183,6 +199,9 @@ struct CaseResult {
   std::vector<Figure> figures;
   std::vector<Attempt> earlier_attempts;  // oldest first; the final attempt is this CaseResult
   Attachments attachments;
+  // What the board printed that its dialect names (state transitions, events), in time order, for the
+  // timeline in index.html. Bounded by the runner.
+  std::vector<SerialMark> serial_marks;
   // The case's exchanges (one JSON object each) for results.json; the JSONL file is the attachment.
   std::vector<boost::json::value> exchanges;
 };

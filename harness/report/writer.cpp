@@ -22,6 +22,7 @@
 #include <boost/json/parse.hpp>
 
 #include "common/text.hpp"
+#include "report/detail/html.hpp"
 #include "report/detail/render.hpp"
 
 namespace provhil::report {
@@ -158,6 +159,7 @@ struct CaseEntry {
   std::string name;
   std::size_t suite = 0;
   Outcome outcome = Outcome::passed;
+  bool flaky = false;
   std::int64_t duration_ns = 0;
   std::int64_t started_ns = 0;
   std::uint64_t fragment_offset = 0, fragment_size = 0;
@@ -179,6 +181,7 @@ struct CaseRecord {
   std::string suite_name;
   std::string name;
   Outcome outcome = Outcome::passed;
+  bool flaky = false;
   std::int64_t duration_ns = 0;
   std::int64_t started_ns = 0;
   PropertyList suite_properties;
@@ -201,8 +204,10 @@ struct ReportWriter::Impl {
   fs::path results;
   fs::path journal;
   fs::path fragments;
+  fs::path index_html;
 
   json::object run;  // cleaned
+  WallTime run_started{};
   PropertyList run_properties;
 
   mutable std::mutex mutex;
@@ -236,6 +241,7 @@ struct ReportWriter::Impl {
     results = options.output_dir / "results.json";
     journal = options.output_dir / journal_name;
     fragments = options.output_dir / fragments_name;
+    index_html = options.output_dir / "index.html";
     for (const auto& folder : {options.output_dir, junit.parent_path()}) {
       if (folder.empty()) continue;
       fs::create_directories(folder, ec);
@@ -312,9 +318,9 @@ struct ReportWriter::Impl {
     if (inserted) suites.push_back(SuiteEntry{record.suite_file, record.suite_name, {}, {}, {}, {}});
     SuiteEntry& suite = suites[it->second];
     pwrite_all(fragments_fd.get(), record.fragment, fragments_size, fragments);
-    CaseEntry entry{record.name,       it->second,     record.outcome,         record.duration_ns,
-                    record.started_ns, fragments_size, record.fragment.size(), journal_offset,
-                    journal_line_size};
+    CaseEntry entry{record.name,        it->second,        record.outcome, record.flaky,
+                    record.duration_ns, record.started_ns, fragments_size, record.fragment.size(),
+                    journal_offset,     journal_line_size};
     fragments_size += record.fragment.size();
     junit_bytes_used += record.fragment.size();
     suite.names.insert(record.name);
@@ -404,9 +410,10 @@ struct ReportWriter::Impl {
   // Only the rewriter thread (and the constructor, before it starts) writes junit.xml.
   void write_junit() {
     Snapshot snap = snapshot(false);
-    std::size_t failures = 0, errors = 0;
+    std::size_t failures = 0, errors = 0, flaky = 0;
     std::int64_t total_ns = 0;
     for (const auto& entry : snap.cases) {
+      flaky += entry.flaky ? 1 : 0;
       failures += entry.outcome == Outcome::failed ? 1 : 0;
       errors += entry.outcome == Outcome::error ? 1 : 0;
       total_ns += entry.duration_ns;
@@ -450,6 +457,9 @@ struct ReportWriter::Impl {
                                 detail::xml_escape(value));
         }
       }
+      // Flaky passes count as passed in every total; the run property keeps them visible (Jenkins
+      // ignores flakyFailure).
+      header += fmt::format("      <property name=\"flaky\" value=\"{}\"/>\n", flaky);
       header += "    </properties>\n";
       out.write(header);
       for (auto index : suite.cases) {
@@ -462,21 +472,54 @@ struct ReportWriter::Impl {
     out.commit();
   }
 
-  void write_results(bool complete) {
-    Snapshot snap = snapshot(true);
+  json::object summary_of(const Snapshot& snap) const {
     std::size_t counts[4] = {0, 0, 0, 0};
+    std::size_t flaky = 0;
     std::int64_t total_ns = 0;
+    std::int64_t first_ns = 0, last_ns = 0;
     for (const auto& entry : snap.cases) {
       ++counts[static_cast<int>(entry.outcome)];
+      flaky += entry.flaky ? 1 : 0;
       total_ns += entry.duration_ns;
+      if (entry.started_ns != 0) {
+        if (first_ns == 0 || entry.started_ns < first_ns) first_ns = entry.started_ns;
+        last_ns = std::max(last_ns, entry.started_ns + entry.duration_ns);
+      }
     }
-    json::object summary{{"tests", snap.cases.size()},
-                         {"passed", counts[static_cast<int>(Outcome::passed)]},
-                         {"failed", counts[static_cast<int>(Outcome::failed)]},
-                         {"errors", counts[static_cast<int>(Outcome::error)]},
-                         {"skipped", counts[static_cast<int>(Outcome::skipped)]},
-                         {"planned", snap.plan.size()},
-                         {"duration_ms", total_ns / 1'000'000}};
+    return json::object{{"tests", snap.cases.size()},
+                        {"passed", counts[static_cast<int>(Outcome::passed)]},
+                        {"failed", counts[static_cast<int>(Outcome::failed)]},
+                        {"errors", counts[static_cast<int>(Outcome::error)]},
+                        {"skipped", counts[static_cast<int>(Outcome::skipped)]},
+                        {"flaky", flaky},
+                        {"planned", snap.plan.size()},
+                        {"duration_ms", total_ns / 1'000'000},
+                        // From the first case's start to the last case's end: the run as a person waited.
+                        {"wall_ms", (last_ns - first_ns) / 1'000'000}};
+  }
+
+  // The one-page view of the run (index.html), streamed case by case from the journal.
+  void write_html() {
+    Snapshot snap = snapshot(true);
+    json::object summary = summary_of(snap);
+    AtomicFile out(index_html, options.sync_to_disk);
+    detail::write_index_html([&](std::string_view text) { out.write(text); }, run, summary,
+                             [&](const std::function<void(const json::value&)>& emit) {
+                               for (const auto& suite : snap.suites) {
+                                 for (auto index : suite.cases) {
+                                   const auto& entry = snap.cases[index];
+                                   json::value record = json::parse(pread_all(
+                                       journal_fd.get(), entry.journal_offset, entry.journal_size, journal));
+                                   if (const auto* html = record.as_object().if_contains("html")) emit(*html);
+                                 }
+                               }
+                             });
+    out.commit();
+  }
+
+  void write_results(bool complete) {
+    Snapshot snap = snapshot(true);
+    json::object summary = summary_of(snap);
     AtomicFile out(results, options.sync_to_disk);
     std::string text =
         fmt::format("{{\n  \"schema_version\": {},\n  \"complete\": {},\n", schema_version, complete);
@@ -526,6 +569,7 @@ ReportWriter::ReportWriter(ReportOptions options, RunInfo run, const SecretMaske
     if (::gethostname(name, sizeof name - 1) == 0) run.hostname = name;
   }
   impl_->set_run(detail::run_json(run, masker));
+  impl_->run_started = run.started;
   impl_->journal_fd.reset(open_or_throw(impl_->journal, O_RDWR | O_CREAT | O_TRUNC | O_APPEND));
   impl_->fragments_fd.reset(open_or_throw(impl_->fragments, O_RDWR | O_CREAT | O_TRUNC));
   std::string line;
@@ -541,6 +585,10 @@ ReportWriter::ReportWriter(ReportOptions options, RunInfo run, const SecretMaske
 
 ReportWriter::~ReportWriter() = default;
 
+std::string attachment_prefix(std::string_view board, std::string_view scenario) {
+  return safe_file_name(scenario) + "." + safe_file_name(board) + ".";
+}
+
 fs::path ReportWriter::case_dir(std::string_view board, std::string_view scenario) const {
   fs::path dir = impl_->options.output_dir / safe_file_name(board) / safe_file_name(scenario);
   std::error_code ec;
@@ -552,7 +600,7 @@ fs::path ReportWriter::case_dir(std::string_view board, std::string_view scenari
 void ReportWriter::add_case(const CaseResult& result) {
   Impl& impl = *impl_;
   detail::RenderLimits limits{impl.options.message_bytes, impl.options.detail_bytes,
-                              impl.options.excerpt_bytes};
+                              impl.options.excerpt_bytes, impl.options.junit_strict, impl.run_started};
   CaseRecord record;
   record.suite_file = detail::clean(result.scenario_file.generic_string(), impl.masker);
   record.suite_name = detail::clean(result.scenario_file.stem().string(), impl.masker);
@@ -587,6 +635,7 @@ void ReportWriter::add_case(const CaseResult& result) {
     names.insert(record.name);
   }
   record.outcome = result.outcome;
+  record.flaky = result.outcome == Outcome::passed && !result.earlier_attempts.empty();
   record.duration_ns = std::max<std::int64_t>(0, result.duration.count());
   record.started_ns =
       std::chrono::duration_cast<std::chrono::nanoseconds>(result.started.time_since_epoch()).count();
@@ -606,11 +655,13 @@ void ReportWriter::add_case(const CaseResult& result) {
       {"suite_name", record.suite_name},
       {"name", record.name},
       {"outcome", to_string(record.outcome)},
+      {"flaky", record.flaky},
       {"duration_ns", record.duration_ns},
       {"started_ns", record.started_ns},
       {"suite_properties", std::move(suite_properties)},
       {"junit", record.fragment},
-      {"result", detail::case_json(result, record.name, impl.masker, limits, impl.base)}};
+      {"result", detail::case_json(result, record.name, impl.masker, limits, impl.base)},
+      {"html", detail::html_case(result, record.name, impl.masker, impl.base, impl.run_started)}};
   std::string line;
   detail::write_json(line, line_object);
 
@@ -653,6 +704,7 @@ void ReportWriter::finish() {
   }
   impl_->flush();
   impl_->write_results(true);
+  impl_->write_html();
 }
 
 fs::path ReportWriter::junit_path() const {
@@ -673,6 +725,7 @@ ReportWriter::Counts ReportWriter::counts() const {
     counts.failures += entry.outcome == Outcome::failed ? 1 : 0;
     counts.errors += entry.outcome == Outcome::error ? 1 : 0;
     counts.skipped += entry.outcome == Outcome::skipped ? 1 : 0;
+    counts.flaky += entry.flaky ? 1 : 0;
   }
   return counts;
 }
@@ -768,6 +821,8 @@ std::size_t rebuild_from_journal(const ReportOptions& options, std::size_t* skip
         c.suite_name = object.at("suite_name").as_string();
         c.name = object.at("name").as_string();
         c.outcome = outcome_from(object.at("outcome").as_string());
+        if (const auto* flaky = object.if_contains("flaky"); flaky != nullptr && flaky->is_bool())
+          c.flaky = flaky->get_bool();
         c.duration_ns = object.at("duration_ns").to_number<std::int64_t>();
         c.started_ns = object.at("started_ns").to_number<std::int64_t>();
         for (const auto& pair : object.at("suite_properties").as_array()) {
@@ -795,6 +850,7 @@ std::size_t rebuild_from_journal(const ReportOptions& options, std::size_t* skip
   if (skipped_lines != nullptr) *skipped_lines = skipped;
   impl->write_junit();
   impl->write_results(false);
+  impl->write_html();
   return recovered;
 }
 

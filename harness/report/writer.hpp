@@ -37,6 +37,8 @@ struct ReportOptions {
   std::size_t message_bytes = 512;             // one-line messages
   std::size_t junit_budget_bytes = 25u << 20;  // shared out over the planned cases
   bool sync_to_disk = false;  // fsync journal and reports (survive power loss, not just kill -9)
+  // Only what the strict JUnit schema allows: no `file`/`line` on <testcase> (GitLab reads `file`).
+  bool junit_strict = false;
 };
 
 // Bad options or an output folder that cannot be written.
@@ -85,6 +87,7 @@ class ReportWriter {
 
   struct Counts {
     std::size_t tests = 0, failures = 0, errors = 0, skipped = 0;
+    std::size_t flaky = 0;  // passed after an earlier failed attempt (counted in tests, not failures)
   };
   Counts counts() const;
 
@@ -93,6 +96,10 @@ class ReportWriter {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// "<scenario>.<board>.": the start of every attachment file name of that pair. The Jenkins attachments
+// plugin stores files by classname and base name only, so names must differ between boards.
+std::string attachment_prefix(std::string_view board, std::string_view scenario);
 
 // Rebuilds junit.xml and results.json (marked "complete": false) from the journal a run left behind
 // when it was killed before finish(): `provhil report --rebuild` in a CI after_script. A torn last

@@ -81,6 +81,7 @@ BoardSession::BoardSession(const scenario::Board& board, const SimLaunch& sim, c
   }
   console::ConsoleOptions options;
   options.masker = &masker;
+  options.epoch = sim.run_origin;
   console_ = std::make_unique<console::Console>(*port_, options);
   if (board.simulated()) {
     // The simulator installs its reset (SIGUSR1) handler before it prints anything: wait for its

@@ -24,6 +24,9 @@ struct SimLaunch {
   std::string interceptor_address;
   int interceptor_port = 0;
   std::optional<double> time_scale;
+  // Every board's console stamps its text log from the run's start (one time base). Not only for
+  // simulated boards: the session takes it from here for every port.
+  std::optional<std::chrono::steady_clock::time_point> run_origin;
 };
 
 struct ApEndpoint {

@@ -4,12 +4,15 @@
 
 #include <algorithm>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <thread>
 
 #include <fmt/format.h>
 #include <boost/json.hpp>
+#include <boost/regex.hpp>
 
+#include "common/regex_names.hpp"
 #include "common/text.hpp"
 #include "runner/steps.hpp"
 
@@ -23,10 +26,6 @@ namespace json = boost::json;
 
 constexpr auto teardown_after_interrupt = std::chrono::seconds(5);
 constexpr std::size_t evidence_lines = 20;
-
-report::WallTime wall_now() {
-  return std::chrono::system_clock::now();
-}
 
 report::SourceLocation to_report(const scenario::SourceLocation& where) {
   return {where.file, where.line, where.column};
@@ -109,6 +108,7 @@ class CaseExecution {
  public:
   explicit CaseExecution(const CaseInput& input)
       : in_(input),
+        run_clock_(input.clock != nullptr ? *input.clock : own_clock_),
         session_(*input.session),
         console_(session_.console()),
         board_(session_),
@@ -124,7 +124,9 @@ class CaseExecution {
              *input.masker,
              input.owner,
              input.inventory->interceptor.upstream,
-             input.interrupted} {}
+             input.interrupted} {
+    ctx_.run_clock = &run_clock_;
+  }
 
   report::CaseResult run();
 
@@ -145,8 +147,11 @@ class CaseExecution {
   std::string last_lines_text() const;
   void echo_serial_lines();
   void write_attachments();
+  void scan_serial_log();
 
   const CaseInput& in_;
+  RunClock own_clock_;  // used only when the runner gives none
+  const RunClock& run_clock_;
   BoardSession& session_;
   LiveConsole console_;
   LiveBoard board_;
@@ -166,7 +171,7 @@ report::CaseResult CaseExecution::run() {
   result_.scenario = scenario.name;
   result_.scenario_file = scenario.file;
   result_.board = board.name;
-  result_.started = wall_now();
+  result_.started = run_clock_.wall_now();
   result_.properties = {{"board", board.name},
                         {"port", session_.port_description()},
                         {"dialect", board.dialect},
@@ -177,10 +182,11 @@ report::CaseResult CaseExecution::run() {
   auto& console = session_.console();
   std::error_code ignored;
   std::filesystem::create_directories(in_.case_dir, ignored);
-  console.set_logs(in_.raw_log, in_.case_dir / "serial.log");
-  result_.attachments.raw_serial_log = in_.case_dir / "serial.raw";
-  result_.attachments.text_log = in_.case_dir / "serial.log";
-  console.note(fmt::format("scenario {} on board {}", scenario.name, board.name));
+  console.set_logs(in_.raw_log, in_.case_dir / (in_.file_prefix + "serial.log"));
+  result_.attachments.raw_serial_log = in_.case_dir / (in_.file_prefix + "serial.raw");
+  result_.attachments.text_log = in_.case_dir / (in_.file_prefix + "serial.log");
+  console.note(fmt::format("scenario {} on board {} (stamps: milliseconds since the run started at {})",
+                           scenario.name, board.name, run_clock_.started_iso()));
   session_.start_case();
   // Lines from the mark on are this case's (a rewound replay's reader may already have read some).
   if (auto mark = console.mark_seq(); mark > 0) echoed_seq_ = mark - 1;
@@ -232,7 +238,8 @@ report::CaseResult CaseExecution::run() {
   verdict(failure, setup_failed, teardown_failure);
   collect_properties();
   console.note(fmt::format("scenario {} ended: {}", scenario.name, report::to_string(result_.outcome)));
-  write_attachments();
+  write_attachments();  // closes the logs: the scan reads the finished text log
+  scan_serial_log();
   result_.duration = Clock::now() - started_steady;
   return std::move(result_);
 }
@@ -258,6 +265,8 @@ void CaseExecution::verdict(const StepOutcome& failure, bool setup_failed,
       result_.message = failure->message;
     }
     result_.detail = failure->detail;
+    result_.expected = masked(failure->expected);
+    result_.actual = masked(failure->actual);
   } else if (teardown_failure) {
     result_.outcome = teardown_failure->outcome;
     result_.error_code = teardown_failure->error_reason;
@@ -279,14 +288,9 @@ void CaseExecution::verdict(const StepOutcome& failure, bool setup_failed,
   }
 }
 
-// Board identity and figures the scenario captured under their conventional names.
+// Figures the scenario captured under their conventional names (board identity: scan_serial_log).
 void CaseExecution::collect_properties() {
   const auto& captures = ctx_.vars.captures;
-  if (auto it = captures.find("mac"); it != captures.end()) result_.properties.push_back({"mac", it->second});
-  if (auto it = captures.find("firmware_version"); it != captures.end())
-    result_.properties.push_back({"firmware_version", it->second});
-  else if (auto fw = captures.find("fw_ver"); fw != captures.end())
-    result_.properties.push_back({"firmware_version", fw->second});
   if (auto it = captures.find("ping_ms"); it != captures.end()) {
     try {
       result_.figures.push_back({"ping_ms", std::stod(it->second), "ms"});
@@ -314,7 +318,7 @@ StepOutcome CaseExecution::run_step(const scenario::Step& step) {
   record.name = describe_step(step);
   record.kind = std::string(step.kind());
   record.location = to_report(step.where);
-  record.started = wall_now();
+  record.started = run_clock_.wall_now();
   auto started = Clock::now();
   if (in_.on_step_start) in_.on_step_start(record.name);
   auto failure = attempt_step(step);
@@ -411,31 +415,135 @@ void CaseExecution::echo_serial_lines() {
   }
 }
 
+// One pass over this case's text log (stamped, masked): the board's identity for the report (suite
+// properties, the index.html header) and the timeline's serial lane. Identity: what the scenario
+// captured, else the first line that one of the dialect's events with the group firmware_version (or
+// the older fw_ver), library_version (blynk_version), mac or chip matches. Marks: every line a dialect
+// state or event matches, at most max_marks. Read line by line: memory stays bounded by a line.
+void CaseExecution::scan_serial_log() {
+  struct Wanted {
+    const char* group;
+    const char* property;
+  };
+  static constexpr Wanted wanted[] = {{"firmware_version", "firmware_version"},
+                                      {"fw_ver", "firmware_version"},
+                                      {"library_version", "library_version"},
+                                      {"blynk_version", "library_version"},
+                                      {"mac", "mac"},
+                                      {"chip", "chip"}};
+  constexpr std::size_t max_marks = 200;
+  std::map<std::string, std::string> found;
+  for (const auto& w : wanted) {
+    if (auto it = ctx_.vars.captures.find(w.group); it != ctx_.vars.captures.end())
+      found.emplace(w.property, it->second);
+  }
+  struct Probe {
+    report::SerialMark::Kind kind;
+    std::string name;
+    boost::regex regex;
+    std::vector<const Wanted*> identity;  // the identity groups this event carries
+  };
+  std::vector<Probe> probes;
+  if (const auto* dialect = ctx_.dialect; dialect != nullptr) {
+    auto add = [&](report::SerialMark::Kind kind, const std::string& name, const std::string& regex) {
+      Probe probe{kind, name, boost::regex(), {}};
+      try {
+        probe.regex = boost::regex(regex, boost::regex::perl);
+      } catch (const std::exception&) {
+        return;  // the loader checked every dialect regex
+      }
+      if (kind == report::SerialMark::Kind::event) {
+        auto groups = regex_group_names(regex);
+        for (const auto& w : wanted) {
+          if (std::find(groups.begin(), groups.end(), w.group) != groups.end()) probe.identity.push_back(&w);
+        }
+      }
+      probes.push_back(std::move(probe));
+    };
+    for (const auto& [name, pattern] : dialect->states)
+      add(report::SerialMark::Kind::state, name, pattern.regex);
+    for (const auto& [name, pattern] : dialect->events)
+      add(report::SerialMark::Kind::event, name, pattern.regex);
+  }
+  std::ifstream log(result_.attachments.text_log, std::ios::binary);
+  std::string line;
+  std::size_t number = 0;
+  while (!probes.empty() && std::getline(log, line)) {
+    ++number;
+    // "[t+   1234ms] text": the console's stamp, then the line; notes ("::: ...") are the harness's own.
+    if (line.size() < 3 || line.compare(0, 3, "[t+") != 0) continue;
+    auto close = line.find("ms] ");
+    if (close == std::string::npos) continue;
+    std::int64_t t_ms = 0;
+    try {
+      t_ms = std::stoll(line.substr(3, close - 3));
+    } catch (const std::exception&) {
+      continue;
+    }
+    std::string_view text = std::string_view(line).substr(close + 4);
+    if (text.rfind(":::", 0) == 0) continue;
+    if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+    for (const auto& probe : probes) {
+      boost::match_results<std::string_view::const_iterator> match;
+      if (!boost::regex_search(text.begin(), text.end(), match, probe.regex)) continue;
+      if (result_.serial_marks.size() < max_marks)
+        result_.serial_marks.push_back({probe.kind, t_ms, probe.name, std::string(text), number});
+      for (const auto* w : probe.identity) {
+        if (found.count(w->property) == 0 && match[w->group].matched)
+          found[w->property] = match[w->group].str();
+      }
+    }
+  }
+  for (const char* property : {"firmware_version", "library_version", "mac", "chip"}) {
+    if (auto it = found.find(property); it != found.end() && !it->second.empty())
+      result_.properties.push_back({property, masked(sanitize_text(it->second))});
+  }
+}
+
 void CaseExecution::write_attachments() {
   auto& console = session_.console();
   console.set_logs({}, {});
   const auto& dir = in_.case_dir;
+  // The interceptor's and the phone app's exchanges on the run's one time base (t_ms, milliseconds
+  // since the run started), in time order. The interceptor's steady stamp shares this process's
+  // steady clock; its wall and steady fields are replaced by t_ms (the run's start is in results.json).
+  std::vector<json::value> records;
+  auto take = [&](std::string_view line) {
+    if (line.empty()) return;
+    std::error_code ec;
+    json::value value = json::parse(masked(line), ec);
+    if (ec || !value.is_object()) return;  // a line that is not JSON is not an exchange
+    auto& object = value.as_object();
+    if (const auto* steady = object.if_contains("steady_us"); steady != nullptr && steady->is_number()) {
+      Clock::time_point at{std::chrono::microseconds(steady->to_number<std::int64_t>())};
+      object["t_ms"] = run_clock_.ms(at);
+      object.erase("steady_us");
+      object.erase("wall");
+    }
+    records.push_back(std::move(value));
+  };
   std::string lines = in_.interceptor->journal_lines_for_owner(in_.owner);
-  for (const auto& line : ctx_.ap_journal)
-    lines += line + "\n";
-  {
-    std::ofstream out(dir / "exchanges.jsonl", std::ios::binary);
-    out << masked(lines);
-  }
-  result_.attachments.exchanges = dir / "exchanges.jsonl";
-  std::size_t start = 0;
-  while (start < lines.size()) {
+  for (std::size_t start = 0; start < lines.size();) {
     auto end = lines.find('\n', start);
     if (end == std::string::npos) end = lines.size();
-    if (end > start) {
-      try {
-        result_.exchanges.push_back(json::parse(masked(std::string_view(lines).substr(start, end - start))));
-      } catch (const std::exception&) {
-        // A line that is not JSON stays in the attachment only.
-      }
-    }
+    take(std::string_view(lines).substr(start, end - start));
     start = end + 1;
   }
+  for (const auto& line : ctx_.ap_journal)
+    take(line);
+  auto t_of = [](const json::value& v) {
+    const auto* t = v.as_object().if_contains("t_ms");
+    return t != nullptr && t->is_number() ? t->to_number<std::int64_t>() : std::int64_t{0};
+  };
+  std::stable_sort(records.begin(), records.end(),
+                   [&](const json::value& a, const json::value& b) { return t_of(a) < t_of(b); });
+  {
+    std::ofstream out(dir / (in_.file_prefix + "exchanges.jsonl"), std::ios::binary);
+    for (const auto& record : records)
+      out << json::serialize(record) << "\n";
+  }
+  result_.attachments.exchanges = dir / (in_.file_prefix + "exchanges.jsonl");
+  result_.exchanges = std::move(records);
   json::object variables;
   json::object vars;
   for (const auto& [name, value] : ctx_.vars.vars)
@@ -447,10 +555,10 @@ void CaseExecution::write_attachments() {
   variables["captures"] = std::move(captures);
   variables["board_token"] = masked(in_.board_token);
   {
-    std::ofstream out(dir / "variables.json", std::ios::binary);
+    std::ofstream out(dir / (in_.file_prefix + "variables.json"), std::ios::binary);
     out << json::serialize(variables) << "\n";
   }
-  result_.attachments.variables = dir / "variables.json";
+  result_.attachments.variables = dir / (in_.file_prefix + "variables.json");
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <functional>
 #include <string>
 
+#include "common/run_clock.hpp"
 #include "common/secrets.hpp"
 #include "intercept/interceptor.hpp"
 #include "report/results.hpp"
@@ -25,10 +26,15 @@ struct CaseInput {
   std::string board_token;
   std::string owner;  // the interceptor's owner string: "<scenario> [<board>]" (+ " #<attempt>")
   std::filesystem::path case_dir;
+  // Starts every attachment's file name ("<scenario>.<board>."): the Jenkins attachments plugin keys
+  // files by classname and base name, so two boards running one scenario must not share a name.
+  std::string file_prefix;
   // Where the unmasked raw serial log goes while the case runs (a private folder); the runner writes
   // its masked copy to case_dir/serial.raw afterwards.
   std::filesystem::path raw_log;
   const std::atomic<bool>* interrupted = nullptr;
+  // The run's time base; null: a clock of the case's own (tests).
+  const RunClock* clock = nullptr;
   // Progress: a step starts / ends.
   std::function<void(const std::string& label)> on_step_start;
   std::function<void(const report::StepResult& step)> on_step_done;

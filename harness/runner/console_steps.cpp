@@ -126,8 +126,11 @@ StepOutcome expect_lines(const std::vector<scenario::Matcher>& any_of,
     case console::ExpectStatus::matched:
       break;
   }
-  return failure_of(result.status, std::move(message),
-                    fmt::format("Expected: {}\n{}", describe_matchers(any_of), result.describe()));
+  auto failure = failure_of(result.status, std::move(message),
+                            fmt::format("Expected: {}\n{}", describe_matchers(any_of), result.describe()));
+  failure.expected = describe_matchers(any_of);
+  failure.actual = result.describe();
+  return failure;
 }
 
 }  // namespace

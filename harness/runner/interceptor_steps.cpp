@@ -190,10 +190,17 @@ StepOutcome judge(const intercept::WaitResult& result, const char* what, const S
   failure.detail = "Expected: " + result.summary + "\n";
   for (const auto& check : failed_checks)
     failure.detail += "  failed: " + check + "\n";
-  if (!result.exchanges.empty())
-    failure.detail += "Last exchange:\n" + result.exchanges.back().to_json_line(&ctx.masker) + "\n";
-  else
+  failure.expected = result.summary;
+  for (const auto& check : failed_checks)
+    failure.actual += "failed: " + check + "\n";
+  if (!result.exchanges.empty()) {
+    auto last = result.exchanges.back().to_json_line(&ctx.masker);
+    failure.detail += "Last exchange:\n" + last + "\n";
+    failure.actual += last;
+  } else {
     failure.detail += fmt::format("No {} request arrived.\n", what);
+    failure.actual += fmt::format("no {} request arrived", what);
+  }
   return failure;
 }
 

@@ -24,12 +24,11 @@ class PhoneApp {
   // One GET, journaled (masked) for the case's exchanges.
   HttpReply get(const std::string& target) {
     auto started = ctx_.clock.now();
-    json::object record{{"kind", "ap"},
-                        {"wall", std::chrono::duration_cast<std::chrono::milliseconds>(
-                                     std::chrono::system_clock::now().time_since_epoch())
-                                     .count()},
-                        {"method", "GET"},
-                        {"url", fmt::format("http://{}:{}{}", endpoint_.host, endpoint_.port, target)}};
+    json::object record{{"kind", "ap"}};
+    // On the run's one time base (milliseconds since the run started), like every other event.
+    if (ctx_.run_clock != nullptr) record["t_ms"] = ctx_.run_clock->ms(started);
+    record["method"] = "GET";
+    record["url"] = fmt::format("http://{}:{}{}", endpoint_.host, endpoint_.port, target);
     try {
       auto reply =
           ctx_.phone_app.get(endpoint_.host, static_cast<std::uint16_t>(endpoint_.port), target, deadline_);

@@ -19,7 +19,9 @@
 
 #include <fmt/format.h>
 
+#include "common/color.hpp"
 #include "common/exit_codes.hpp"
+#include "common/run_clock.hpp"
 #include "common/version.hpp"
 #include "intercept/interceptor.hpp"
 #include "intercept/lab_ca.hpp"
@@ -74,7 +76,7 @@ void copy_masked(const std::filesystem::path& from, const std::filesystem::path&
 }
 
 report::CaseResult skipped_case(const PlannedPair& pair, const std::string& board, report::SkipReason code,
-                                const std::string& reason) {
+                                const std::string& reason, const RunClock& clock) {
   report::CaseResult result;
   result.scenario = pair.scenario->name;
   result.scenario_file = pair.scenario->file;
@@ -83,12 +85,13 @@ report::CaseResult skipped_case(const PlannedPair& pair, const std::string& boar
   result.skip_code = code;
   result.skip_reason = reason;
   result.message = reason;
-  result.started = std::chrono::system_clock::now();
+  result.started = clock.wall_now();
   return result;
 }
 
-report::CaseResult error_case(const PlannedPair& pair, report::ErrorReason code, const std::string& message) {
-  report::CaseResult result = skipped_case(pair, pair.board->name, {}, {});
+report::CaseResult error_case(const PlannedPair& pair, report::ErrorReason code, const std::string& message,
+                              const RunClock& clock) {
+  report::CaseResult result = skipped_case(pair, pair.board->name, {}, {}, clock);
   result.outcome = report::Outcome::error;
   result.skip_code.reset();
   result.error_code = code;
@@ -113,17 +116,39 @@ void print_summary(std::ostream& out, const std::vector<report::CaseResult>& res
   out << fmt::format("\n{:<{}}  {:<{}}  {:<6} {:>8}\n", "scenario", width_s, "board", width_b, "result",
                      "time");
   std::map<report::Outcome, int> counts;
+  int flaky_count = 0;
   for (const auto& r : results) {
     ++counts[r.outcome];
-    std::string flaky = r.outcome == report::Outcome::passed && !r.earlier_attempts.empty() ? " (flaky)" : "";
+    bool is_flaky = r.outcome == report::Outcome::passed && !r.earlier_attempts.empty();
+    flaky_count += is_flaky ? 1 : 0;
+    std::string flaky = is_flaky ? " (flaky)" : "";
     out << fmt::format("{:<{}}  {:<{}}  {:<6} {:>7.2f}s{}\n", r.scenario, width_s, r.board, width_b,
                        outcome_word(r.outcome), std::chrono::duration<double>(r.duration).count(), flaky);
   }
-  out << fmt::format("\n{} passed, {} failed, {} errors, {} skipped in {:.1f}s\n",
+  // "N passed, ..." stays the line's start (scripts read it); flaky passes are named after the counts.
+  out << fmt::format("\n{} passed, {} failed, {} errors, {} skipped{} in {:.1f}s\n",
                      counts[report::Outcome::passed], counts[report::Outcome::failed],
                      counts[report::Outcome::error], counts[report::Outcome::skipped],
+                     flaky_count > 0 ? fmt::format(" ({} flaky)", flaky_count) : std::string(),
                      std::chrono::duration<double>(wall).count());
   out << fmt::format("Reports: {} and {}\n", writer.junit_path().string(), writer.results_path().string());
+}
+
+std::string nothing_ran_reason(const RunOptions& options, std::size_t scenario_count,
+                               const scenario::Inventory& inventory) {
+  std::size_t boards = inventory.boards.size();
+  if (!options.filters.empty()) {
+    std::string list;
+    for (const auto& f : options.filters)
+      list += (list.empty() ? "'" : ", '") + f + "'";
+    return fmt::format("--filter {} matched no name or tag of the {} scenario(s) found", list,
+                       scenario_count);
+  }
+  if (options.shard.count > 1)
+    return fmt::format("shard {}/{} got none of the runnable pairs (fewer pairs than shards?)",
+                       options.shard.index, options.shard.count);
+  return fmt::format("no scenario matched any of the {} board(s) of {} (see the skip reasons above)", boards,
+                     options.inventory.string());
 }
 
 }  // namespace
@@ -211,14 +236,15 @@ std::variant<std::unique_ptr<Plan>, ExitCode> make_plan(const RunOptions& option
 // ---- execute: what the board threads share ----
 class Execution {
  public:
-  Execution(const RunOptions& options, const Plan& plan, std::ostream& out, std::ostream& err)
-      : options_(options), plan_(plan), out_(out), err_(err) {}
+  Execution(const RunOptions& options, const Plan& plan, const RunClock& clock, std::ostream& out,
+            std::ostream& err)
+      : options_(options), plan_(plan), clock_(clock), out_(out), err_(err) {}
 
   // Secrets, the boards' work, the report writer and the progress display. An exit code: the reports
   // cannot be written (said on err).
   std::optional<ExitCode> prepare();
   // The interceptor, the boards in parallel, the reports; the exit code.
-  int execute(Clock::time_point run_started);
+  int execute();
 
  private:
   bool interrupted() const { return options_.interrupted != nullptr && options_.interrupted->load(); }
@@ -236,6 +262,7 @@ class Execution {
 
   const RunOptions& options_;
   const Plan& plan_;
+  const RunClock& clock_;  // the run's one time base
   std::ostream& out_;
   std::ostream& err_;
   SecretMasker masker_;
@@ -270,7 +297,7 @@ std::optional<ExitCode> Execution::prepare() {
   info.run_id = make_run_id();
   info.harness_version = full_version();
   if (options_.shard.count > 1) info.shard = fmt::format("{}/{}", options_.shard.index, options_.shard.count);
-  info.started = std::chrono::system_clock::now();
+  info.started = clock_.wall_origin();
   info.properties.push_back({"inventory", options_.inventory.string()});
   std::vector<std::string> board_names;
   for (const auto& [name, w] : work_) {
@@ -285,6 +312,7 @@ std::optional<ExitCode> Execution::prepare() {
   report::ReportOptions report_options;
   report_options.output_dir = options_.report_dir;
   report_options.junit_path = options_.junit_path;
+  report_options.junit_strict = options_.junit_strict;
   try {
     writer_ = std::make_unique<report::ReportWriter>(report_options, info, masker_);
   } catch (const report::ReportFolderInUse& e) {
@@ -294,8 +322,11 @@ std::optional<ExitCode> Execution::prepare() {
     err_ << fmt::format("provhil run: {}\n", e.what());
     return ExitCode::infrastructure;
   }
-  terminal_ = ::isatty(STDOUT_FILENO) != 0 && &out_ == &std::cout;
-  bool color = terminal_ && std::getenv("NO_COLOR") == nullptr;
+  // Live lines redraw in place on a real terminal only; colour follows --color and the environment.
+  auto env = ColorEnvironment::of_fd(STDOUT_FILENO);
+  if (&out_ != &std::cout) env.is_terminal = false;
+  terminal_ = can_redraw(env);
+  bool color = use_color(options_.color, env);
   progress_ = std::make_unique<Progress>(out_, terminal_, color, options_.verbosity, board_names);
   return std::nullopt;
 }
@@ -325,7 +356,7 @@ void Execution::record_done(report::CaseResult result) {
 void Execution::record_all_errors(report::ErrorReason code, const std::string& message) {
   for (const auto& [name, w] : work_)
     for (const auto* p : w.pairs)
-      record(error_case(*p, code, message));
+      record(error_case(*p, code, message, clock_));
 }
 
 intercept::InterceptorConfig Execution::interceptor_config(const std::filesystem::path& work_dir) {
@@ -357,9 +388,23 @@ intercept::InterceptorConfig Execution::interceptor_config(const std::filesystem
   return config;
 }
 
-int Execution::execute(Clock::time_point run_started) {
+int Execution::execute() {
   for (const auto& p : plan_.pairs)
-    if (p.board == nullptr) record_done(skipped_case(p, "", p.skip_code, p.skip_reason));
+    if (p.board == nullptr) record_done(skipped_case(p, "", p.skip_code, p.skip_reason, clock_));
+  if (work_.empty()) {
+    // Nothing selected is never success: a typo in --filter must not turn CI green.
+    progress_->finish();
+    try {
+      writer_->finish();
+    } catch (const report::ReportError& e) {
+      err_ << fmt::format("provhil run: the reports are incomplete: {}\n", e.what());
+      return to_int(ExitCode::infrastructure);
+    }
+    print_summary(out_, results_, *writer_, Clock::now() - clock_.steady_origin());
+    err_ << "provhil run: nothing ran: "
+         << nothing_ran_reason(options_, plan_.scenarios.size(), plan_.inventory) << "\n";
+    return to_int(ExitCode::nothing_ran);
+  }
 
   // The run's private folder: simulator state files, AP endpoint files, unmasked raw logs, and the
   // throwaway CA of a run on simulated boards only. What a killed run left (secrets included) goes first.
@@ -399,6 +444,7 @@ int Execution::execute(Clock::time_point run_started) {
   sim.interceptor_address = config.listen_address == "0.0.0.0" ? "127.0.0.1" : config.listen_address;
   sim.interceptor_port = interceptor_->port();
   sim.time_scale = options_.sim_time_scale;
+  sim.run_origin = clock_.steady_origin();
 
   run_boards(sim);
   progress_->finish();
@@ -412,7 +458,7 @@ int Execution::execute(Clock::time_point run_started) {
     std::lock_guard lock(results_mutex_);
     if (!reports_failed_.exchange(true)) reports_failure_ = e.what();
   }
-  print_summary(out_, results_, *writer_, Clock::now() - run_started);
+  print_summary(out_, results_, *writer_, Clock::now() - clock_.steady_origin());
   return exit_code(strays);
 }
 
@@ -461,7 +507,7 @@ void Execution::run_board(const std::string& name, const BoardWork& w, const Sim
   } catch (const std::exception& e) {
     for (const auto* p : w.pairs)
       record_done(error_case(*p, report::ErrorReason::port,
-                             fmt::format("board {}: could not open its port: {}", name, e.what())));
+                             fmt::format("board {}: could not open its port: {}", name, e.what()), clock_));
     return;
   }
   for (const auto* p : w.pairs) {
@@ -471,17 +517,17 @@ void Execution::run_board(const std::string& name, const BoardWork& w, const Sim
       if (stop_starting()) {
         if (!interrupted()) {
           record_done(skipped_case(*p, name, report::SkipReason::reports_unwritable,
-                                   "not started: the reports could not be written"));
+                                   "not started: the reports could not be written", clock_));
           continue;
         }
         record_done(skipped_case(*p, name, report::SkipReason::run_interrupted,
-                                 "not started: the run was interrupted"));
+                                 "not started: the run was interrupted", clock_));
         continue;
       }
       record(run_pair(name, w, *p, *session));
     } catch (const std::exception& e) {
       record_done(error_case(*p, report::ErrorReason::internal,
-                             masker_.mask(fmt::format("internal error: {}", e.what()))));
+                             masker_.mask(fmt::format("internal error: {}", e.what())), clock_));
     }
   }
   progress_->board_idle(name);
@@ -507,7 +553,9 @@ report::CaseResult Execution::run_pair(const std::string& name, const BoardWork&
     input.owner =
         fmt::format("{} [{}]{}", pair.scenario->name, name, attempt > 1 ? fmt::format(" #{}", attempt) : "");
     input.case_dir = case_dir;
+    input.file_prefix = report::attachment_prefix(name, pair.scenario->name);
     input.interrupted = options_.interrupted;
+    input.clock = &clock_;
     input.on_step_start = [this, name](const std::string& label) { progress_->step_started(name, label); };
     input.on_step_done = [this, name](const report::StepResult& step) { progress_->step_done(name, step); };
     if (options_.verbosity == Verbosity::verbose)
@@ -518,17 +566,24 @@ report::CaseResult Execution::run_pair(const std::string& name, const BoardWork&
     progress_->case_done(result, attempt);
     bool failed = result.outcome == report::Outcome::failed || result.outcome == report::Outcome::error;
     if (!failed || attempt > options_.retries || stop_starting()) break;
-    // Keep this attempt's evidence beside the next one's.
+    // Keep this attempt's evidence beside the next one's, under names of its own (the final attempt's
+    // files take the plain names; attachments are keyed by base name).
     auto keep = case_dir / fmt::format("attempt-{}", attempt);
     std::filesystem::create_directories(keep);
-    report::Attempt previous{result.outcome, result.message,  result.detail,
-                             result.started, result.duration, {}};
-    for (const auto& file : {result.attachments.raw_serial_log, result.attachments.text_log,
+    report::Attempt previous{
+        result.outcome, result.message, result.detail, result.started, result.duration, {}, {}};
+    std::string renamed_prefix = fmt::format("{}attempt-{}.", input.file_prefix, attempt);
+    for (const auto& file : {result.attachments.text_log, result.attachments.raw_serial_log,
                              result.attachments.exchanges, result.attachments.variables}) {
+      if (file.empty()) continue;
+      std::string base = file.filename().string();
+      if (base.rfind(input.file_prefix, 0) == 0) base = base.substr(input.file_prefix.size());
+      auto target = keep / (renamed_prefix + base);
       std::error_code ec;
-      if (!file.empty()) std::filesystem::rename(file, keep / file.filename(), ec);
+      std::filesystem::rename(file, target, ec);
+      if (!ec) previous.files.push_back(target);
+      if (!ec && file == result.attachments.text_log) previous.text_log = target;
     }
-    previous.text_log = keep / result.attachments.text_log.filename();
     earlier.push_back(std::move(previous));
   }
   result.earlier_attempts = std::move(earlier);
@@ -551,6 +606,11 @@ int Execution::exit_code(const std::vector<intercept::Exchange>& strays) {
   }
   for (const auto& r : results_) {
     if (r.outcome == report::Outcome::failed) any_failed = true;
+    if (options_.fail_on_flaky && r.outcome == report::Outcome::passed && !r.earlier_attempts.empty()) {
+      err_ << fmt::format("provhil run: {} [{}] passed only on attempt {} (--fail-on-flaky)\n", r.scenario,
+                          r.board, r.earlier_attempts.size() + 1);
+      any_failed = true;
+    }
     if (r.outcome == report::Outcome::skipped && r.skip_code == report::SkipReason::setup_failed)
       any_failed = true;
   }
@@ -562,7 +622,7 @@ int Execution::exit_code(const std::vector<intercept::Exchange>& strays) {
 }  // namespace
 
 int run(const RunOptions& options, std::ostream& out, std::ostream& err) {
-  auto run_started = Clock::now();
+  const RunClock clock;  // the run's one time base
   auto planned = make_plan(options, err);
   if (const auto* code = std::get_if<ExitCode>(&planned)) return to_int(*code);
   const auto& plan = *std::get<std::unique_ptr<Plan>>(planned);
@@ -573,9 +633,9 @@ int run(const RunOptions& options, std::ostream& out, std::ostream& err) {
     }
     return to_int(ExitCode::passed);
   }
-  Execution execution(options, plan, out, err);
+  Execution execution(options, plan, clock, out, err);
   if (auto code = execution.prepare()) return to_int(*code);
-  return execution.execute(run_started);
+  return execution.execute();
 }
 
 }  // namespace provhil::runner

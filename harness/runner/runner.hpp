@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "common/color.hpp"
+
 namespace provhil::runner {
 
 struct Shard {
@@ -29,9 +31,12 @@ struct RunOptions {
   std::vector<std::string> filters;  // a pair runs when its scenario's name or one of its tags matches any
   bool one_board = false;            // each scenario on the first matching board only
   int retries = 0;                   // re-runs of a failed pair; a later pass is recorded as flaky
+  bool fail_on_flaky = false;        // a flaky pass fails the run (exit 1): release qualification
+  bool junit_strict = false;         // junit.xml only as the strict schema allows (no file/line on cases)
   Shard shard;
   bool list_only = false;  // print the plan, run nothing
   Verbosity verbosity = Verbosity::normal;
+  ColorMode color = ColorMode::automatic;  // --color; auto honours FORCE_COLOR, NO_COLOR, TERM=dumb
   bool show_secrets = false;
   std::optional<double> sim_time_scale;  // overrides the simulator profiles' time scale
   // The lab CA folder (--ca-dir); before $PROVHIL_CA_DIR and the inventory's interceptor.ca_dir.

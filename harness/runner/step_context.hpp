@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/run_clock.hpp"
 #include "common/secrets.hpp"
 #include "console/console.hpp"
 #include "intercept/interceptor.hpp"
@@ -34,12 +35,15 @@ struct StepFailure {
   std::string message;                                             // one line
   std::string detail;                                              // expected vs received, evidence
   std::optional<report::ErrorReason> error_reason = std::nullopt;  // set exactly when outcome is error
+  // The two sides on their own, when the step knows them (index.html shows them side by side).
+  std::string expected{};
+  std::string actual{};
 
   static StepFailure failed(std::string message, std::string detail = {}) {
-    return {report::Outcome::failed, std::move(message), std::move(detail), std::nullopt};
+    return {report::Outcome::failed, std::move(message), std::move(detail), std::nullopt, {}, {}};
   }
   static StepFailure error(report::ErrorReason reason, std::string message, std::string detail = {}) {
-    return {report::Outcome::error, std::move(message), std::move(detail), reason};
+    return {report::Outcome::error, std::move(message), std::move(detail), reason, {}, {}};
   }
 };
 using StepOutcome = std::optional<StepFailure>;  // empty: passed
@@ -135,6 +139,8 @@ struct StepContext {
   Clock::time_point case_deadline{};
   std::vector<std::string> ap_journal{};  // JSON lines of the phone app's exchanges, masked
   ExpectationPlan expectations{};
+  // The run's time base: the phone app's exchanges carry t_ms on it; null: they carry none (tests).
+  const RunClock* run_clock = nullptr;
   // `dialect: auto` picked a dialect (dialect set now): what to say about it.
   std::function<void(const std::string& said)> on_dialect_picked{};
 

@@ -24,6 +24,11 @@ std::string errno_text(int error) {
   return std::strerror(error);
 }
 
+std::string open_error_hint(int error) {
+  if (error != EACCES) return {};
+  return " (serial devices belong to the dialout group: sudo usermod -aG dialout $USER, then log in again)";
+}
+
 namespace {
 
 int poll_timeout_ms(Clock::time_point deadline) {

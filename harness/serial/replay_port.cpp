@@ -85,7 +85,8 @@ struct ReplayLine {
   bool skip = false;  // our own notes ("::: sent ...") are not board output
 };
 
-// "[    12.345] text" (our text log): stamp from it, text without it.
+// "[t+   1234ms] text" (our text log: ms since the run started): stamp from it, text without it.
+// "[    12.345] text" (our text log before the run-wide time base): the same, in seconds.
 // "[12345] text" (Edgent's millis): stamp from it, the line unchanged.
 ReplayLine classify(std::string raw) {
   ReplayLine line;
@@ -93,6 +94,18 @@ ReplayLine classify(std::string raw) {
     auto close = raw.find(']');
     if (close != std::string::npos && close < 24) {
       std::string_view inside(raw.data() + 1, close - 1);
+      if (inside.starts_with("t+") && inside.ends_with("ms") && close + 1 < raw.size() &&
+          raw[close + 1] == ' ') {
+        auto number = inside.substr(2, inside.size() - 4);
+        number = number.substr(std::min(number.size(), number.find_first_not_of(' ')));
+        if (!number.empty() && all_digits(number)) {
+          line.stamp_ms = std::stod(std::string(number));
+          std::string rest = raw.substr(close + 2);
+          line.skip = rest.starts_with("::: ");
+          line.bytes = std::move(rest);
+          return line;
+        }
+      }
       auto trimmed = inside.substr(std::min(inside.size(), inside.find_first_not_of(' ')));
       auto dot = trimmed.find('.');
       if (dot != std::string_view::npos && all_digits(trimmed.substr(0, dot)) &&

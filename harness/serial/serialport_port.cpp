@@ -125,11 +125,11 @@ class SerialPort final : public detail::FdPort {
     if (sp_open(port_, SP_MODE_READ_WRITE) != SP_OK) {
       // EBUSY: another open file set TIOCEXCL (we do, after our flock), so the port is held, as when
       // the flock below fails; root passes TIOCEXCL and meets the flock instead.
-      bool busy = sp_last_error_code() == EBUSY;
+      int code = sp_last_error_code();
       auto why = sp_error_text();
       release();
-      if (busy) throw PortBusy(device_, detail::find_holders(device_));
-      throw PortError(device_, fmt::format("cannot open: {}", why));
+      if (code == EBUSY) throw PortBusy(device_, detail::find_holders(device_));
+      throw PortError(device_, fmt::format("cannot open: {}{}", why, detail::open_error_hint(code)));
     }
     int fd = -1;
     sp_get_port_handle(port_, &fd);

@@ -170,7 +170,7 @@ TEST(AutoDialect, PicksTheFamilyOfEachRealLog) {
     auto all = cases(dir);
     const auto& c = all.at(0).as_object();
     EXPECT_EQ(c.at("properties").at("dialect").as_string(), dialect + " (auto)") << stem;
-    auto log = read_file(dir / "reports" / "auto-1" / "auto" / "serial.log");
+    auto log = read_file(dir / "reports" / "auto-1" / "auto" / "auto.auto-1.serial.log");
     EXPECT_NE(log.find("dialect auto: picked " + dialect), std::string::npos) << log;
   }
 }

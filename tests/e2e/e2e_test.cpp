@@ -57,16 +57,9 @@ std::vector<std::pair<fs::path, std::string>> all_files(const fs::path& root) {
   return files;
 }
 
-void expect_valid_junit(const fs::path& junit) {
-  fs::path schema = fs::path(PROVHIL_SHARED_DIR) / "reference" / "junit-10.xsd";
-  if (!fs::exists(schema)) {
-    // A clone without shared/ beside it (CI has it): well-formedness only, and say so.
-    std::cout << "[ NOTE     ] " << schema << " not found: " << junit
-              << " checked for well-formedness only\n";
-    auto result = run_process({"xmllint", "--noout", junit.string()});
-    EXPECT_EQ(result.exit_code, 0) << result.err;
-    return;
-  }
+const fs::path schema_dir = source_dir / "harness" / "report" / "schema";
+
+void expect_valid_junit(const fs::path& junit, const fs::path& schema = schema_dir / "junit.xsd") {
   auto result = run_process({"xmllint", "--noout", "--schema", schema.string(), junit.string()});
   EXPECT_EQ(result.exit_code, 0) << result.err;
 }
@@ -144,7 +137,8 @@ TEST(FailingScenario, RetriesRecordEveryAttempt) {
   ASSERT_EQ(result.exit_code, 1) << describe(result);
   auto junit = read_file(dir / "reports" / "junit.xml");
   EXPECT_NE(junit.find("<rerunFailure"), std::string::npos) << junit;
-  EXPECT_TRUE(fs::exists(dir / "reports" / "sim-1" / "missing-line" / "attempt-1" / "serial.log"));
+  EXPECT_TRUE(fs::exists(dir / "reports" / "sim-1" / "missing-line" / "attempt-1" /
+                         "missing-line.sim-1.attempt-1.serial.log"));
 }
 
 // A lab of its own: the default boards plus simulated boards with extra fault switches.
@@ -180,6 +174,294 @@ TEST(FailingScenario, ACrashFailsTheWaitAtOnceWithTheGuruMeditationLine) {
   EXPECT_NE(message.find("stay up for a minute"), std::string::npos) << message;
   EXPECT_NE(message.find("must-not-appear"), std::string::npos) << message;
   EXPECT_NE(message.find("Guru Meditation Error"), std::string::npos) << message;
+}
+
+// ---- JUnit as CI reads it: a third-party reader (Debian python3-junitparser) ------------------------
+
+boost::json::object junit_facts(const fs::path& junit, const fs::path& base) {
+  auto result = run_process({"/usr/bin/python3", (source_dir / "tests" / "e2e" / "junit_facts.py").string(),
+                             junit.string(), base.string()});
+  EXPECT_EQ(result.exit_code, 0) << "python3-junitparser (scripts/setup.sh) could not read " << junit << "\n"
+                                 << result.err;
+  return boost::json::parse(result.out.empty() ? "{}" : result.out).as_object();
+}
+
+const boost::json::object* find_case(const boost::json::object& facts, std::string_view name) {
+  for (const auto& c : facts.at("cases").as_array())
+    if (c.at("name").as_string() == name) return &c.as_object();
+  return nullptr;
+}
+
+TEST(JunitForCi, AThirdPartyReaderSeesTheEvidenceErrorAndSkipTextFlakyCountAndUniqueAttachments) {
+  TempDir dir;
+  // Two simulated boards that run the same scenario, and one whose port cannot be opened.
+  auto lab = write_lab(dir, {{"sim-2", ""}});
+  auto text = read_file(lab);
+  text.replace(text.find("tags: [sim-2]"), 13, "tags: [sim-2, provision-call]");
+  text.insert(text.find("boards:\n") + 8,
+              "  - name: unplugged\n    port: " + (dir / "no-such-tty").string() +
+                  "\n    dialect: edgent-1.2\n    reset: none\n    tags: [provision-call]\n");
+  provhil::test::write_file(lab, text);
+  auto result = run_provhil({"tests/e2e/junit/flaky-once.yaml", "tests/e2e/junit/no-board.yaml", "--lab",
+                             lab.string(), "--retries", "1", "--sim-time-scale", "0"},
+                            dir, {{"PROVHIL_FLAKY_MARKER", (dir / "flaky-marker").string()}});
+  EXPECT_EQ(result.exit_code, 3) << describe(result);  // the unplugged board: infrastructure
+  EXPECT_NE(result.out.find("(1 flaky)"), std::string::npos) << "flaky in the summary line\n" << result.out;
+  auto junit = dir / "reports" / "junit.xml";
+  expect_valid_junit(junit);
+  auto facts = junit_facts(junit, source_dir);
+  ASSERT_TRUE(facts.contains("cases")) << read_file(junit);
+
+  // Flaky: counted as a run property and shown as a flakyFailure on exactly one case.
+  std::int64_t flaky = 0;
+  for (const auto& c : facts.at("cases").as_array())
+    flaky += c.at("flaky").as_int64();
+  EXPECT_EQ(flaky, 1) << read_file(junit);
+  for (const auto& suite : facts.at("suites").as_array())
+    EXPECT_EQ(suite.at("properties").at("flaky").as_string(), "1") << boost::json::serialize(suite);
+  EXPECT_EQ(results_json(dir).at("summary").at("flaky").as_int64(), 1);
+
+  // The error and the skip carry their reason as element text (GitLab shows the text).
+  const auto* unplugged = find_case(facts, "flaky-once [unplugged]");
+  ASSERT_NE(unplugged, nullptr) << read_file(junit);
+  ASSERT_EQ(unplugged->at("results").as_array().size(), 1u);
+  const auto& error = unplugged->at("results").as_array().at(0);
+  EXPECT_EQ(error.at("tag").as_string(), "error");
+  EXPECT_NE(std::string(error.at("text").as_string()).find("could not open its port"), std::string::npos)
+      << boost::json::serialize(error);
+  const auto* skipped = find_case(facts, "no-board []");
+  ASSERT_NE(skipped, nullptr) << read_file(junit);
+  const auto& skip = skipped->at("results").as_array().at(0);
+  EXPECT_EQ(skip.at("tag").as_string(), "skipped");
+  EXPECT_NE(std::string(skip.at("text").as_string()).find("no eligible board"), std::string::npos)
+      << boost::json::serialize(skip);
+  EXPECT_EQ(skipped->at("file").as_string(), "tests/e2e/junit/no-board.yaml");
+
+  // The first attachment is the readable, stamped text log; names never repeat within a classname.
+  std::map<std::string, std::set<std::string>> names_by_class;
+  int with_logs = 0;
+  for (const auto& value : facts.at("cases").as_array()) {
+    const auto& c = value.as_object();
+    std::string name(c.at("name").as_string());
+    for (const auto& a : c.at("attachments").as_array()) {
+      auto base = fs::path(std::string(a.as_string())).filename().string();
+      EXPECT_TRUE(names_by_class[std::string(c.at("classname").as_string())].insert(base).second)
+          << base << " attached twice under " << c.at("classname").as_string();
+    }
+    if (name.rfind("flaky-once [sim-", 0) != 0) continue;
+    ++with_logs;
+    ASSERT_TRUE(c.at("first_attachment_text").is_string()) << boost::json::serialize(c);
+    std::string first(c.at("first_attachment_text").as_string());
+    std::string first_path(c.at("attachments").as_array().at(0).as_string());
+    EXPECT_NE(first_path.find(".serial.log"), std::string::npos) << first_path;
+    EXPECT_NE(first.find("WAIT_CONFIG"), std::string::npos) << first;
+    EXPECT_EQ(first.find('\x1b'), std::string::npos) << "readable: no escape bytes";
+  }
+  EXPECT_EQ(with_logs, 2);
+  // The flaky case links its earlier attempt's evidence too.
+  bool attempt_linked = false;
+  for (const auto& value : facts.at("cases").as_array()) {
+    if (value.at("flaky").as_int64() == 0) continue;
+    for (const auto& a : value.at("attachments").as_array())
+      attempt_linked |= std::string(a.as_string()).find("attempt-1") != std::string::npos;
+  }
+  EXPECT_TRUE(attempt_linked) << read_file(junit);
+}
+
+TEST(JunitForCi, FailOnFlakyTurnsAFlakyPassIntoAFailedRun) {
+  TempDir dir;
+  auto result = run_provhil({"tests/e2e/junit/flaky-once.yaml", "--one-board", "--retries", "1",
+                             "--sim-time-scale", "0", "--fail-on-flaky"},
+                            dir, {{"PROVHIL_FLAKY_MARKER", (dir / "flaky-marker").string()}});
+  EXPECT_EQ(result.exit_code, 1) << describe(result);
+  EXPECT_NE(result.err.find("--fail-on-flaky"), std::string::npos) << result.err;
+  EXPECT_EQ(results_json(dir).at("summary").at("flaky").as_int64(), 1);
+}
+
+TEST(JunitForCi, StrictOutputValidatesAgainstTheStrictSchema) {
+  TempDir dir;
+  auto result = run_provhil(
+      {"tests/e2e/failing/missing-line.yaml", "--one-board", "--sim-time-scale", "0", "--junit-strict"}, dir);
+  EXPECT_EQ(result.exit_code, 1) << describe(result);
+  expect_valid_junit(dir / "reports" / "junit.xml", schema_dir / "junit-strict.xsd");
+}
+
+// ---- reports/index.html in a real browser (Debian chromium, headless) ------------------------------
+
+struct Browser {
+  provhil::test::ProcessResult result;
+  std::string dom() const { return result.out; }
+};
+
+// `chromium --headless` on the page; extra arguments like --dump-dom or --screenshot=FILE. Its own
+// profile folder inside `dir`; console messages go to stderr (--enable-logging=stderr --v=0).
+Browser open_in_chromium(const TempDir& dir, const std::string& url, std::vector<std::string> extra) {
+  std::vector<std::string> argv{"chromium",
+                                "--headless",
+                                "--no-sandbox",
+                                "--disable-gpu",
+                                "--no-first-run",
+                                "--disable-extensions",
+                                "--enable-logging=stderr",
+                                "--v=0",
+                                "--user-data-dir=" + (dir / "chromium-profile").string(),
+                                "--window-size=1400,900"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  argv.push_back(url);
+  provhil::test::ProcessOptions options;
+  options.timeout = std::chrono::minutes(2);
+  return Browser{run_process(argv, options)};
+}
+
+// The page's console messages (uncaught errors included), as chromium logs them on stderr.
+std::vector<std::string> console_lines(const std::string& err) {
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  while (start < err.size()) {
+    auto end = err.find('\n', start);
+    if (end == std::string::npos) end = err.size();
+    auto line = err.substr(start, end - start);
+    if (line.find("CONSOLE") != std::string::npos || line.find("Uncaught") != std::string::npos)
+      lines.push_back(line);
+    start = end + 1;
+  }
+  return lines;
+}
+
+class IndexHtml : public testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir;
+    // A failing scenario and a passing one, so that the filter has something to hide.
+    run_ = new provhil::test::ProcessResult(
+        run_provhil({"tests/e2e/failing/missing-line.yaml", "scenarios/provision-console.yaml", "--one-board",
+                     "--sim-time-scale", "0"},
+                    *dir_));
+  }
+  static void TearDownTestSuite() {
+    delete run_;
+    delete dir_;
+  }
+  static fs::path index() { return *dir_ / "reports" / "index.html"; }
+  static std::string url(const std::string& fragment = {}) { return "file://" + index().string() + fragment; }
+  static TempDir* dir_;
+  static provhil::test::ProcessResult* run_;
+};
+TempDir* IndexHtml::dir_ = nullptr;
+provhil::test::ProcessResult* IndexHtml::run_ = nullptr;
+
+TEST_F(IndexHtml, OpensWithoutConsoleErrorsAndShowsTheFailureOnTheTimeline) {
+  ASSERT_EQ(run_->exit_code, 1) << describe(*run_);
+  ASSERT_TRUE(fs::exists(index()));
+  auto page = open_in_chromium(*dir_, url(), {"--dump-dom"});
+  ASSERT_EQ(page.result.exit_code, 0) << page.result.err;
+  auto dom = page.dom();
+  EXPECT_EQ(console_lines(page.result.err), std::vector<std::string>{}) << "console messages";
+  EXPECT_NE(dom.find("id=\"self-check\" data-status=\"ok\""), std::string::npos)
+      << dom.substr(dom.find("self-check") == std::string::npos ? 0 : dom.find("self-check"), 300);
+  // The first failure opens by itself: its timeline carries the marker with the step's file:line:col.
+  auto marker = dom.find("id=\"failure-marker\"");
+  ASSERT_NE(marker, std::string::npos) << dom;
+  EXPECT_NE(dom.find("failed at tests/e2e/failing/missing-line.yaml:9:5", marker), std::string::npos) << dom;
+  EXPECT_NE(dom.find("class=\"timeline\""), std::string::npos);
+  // Expected vs actual side by side, and the log excerpt with line anchors.
+  EXPECT_NE(dom.find("class=\"expected\""), std::string::npos);
+  EXPECT_NE(dom.find("This line is never printed"), std::string::npos);
+  EXPECT_NE(dom.find("id=\"c"), std::string::npos) << "line anchors";
+  // The board's identity, from the dialect's captures of its boot log, in the case's header.
+  EXPECT_NE(dom.find("firmware_version: 0.1.0"), std::string::npos);
+  EXPECT_NE(dom.find("library_version: 1.2.0"), std::string::npos);
+  EXPECT_NE(dom.find("chip: ESP32"), std::string::npos);
+}
+
+TEST_F(IndexHtml, BoardIdentityIsASuitePropertyInJunit) {
+  auto junit = read_file(*dir_ / "reports" / "junit.xml");
+  EXPECT_NE(junit.find("<property name=\"sim-1.firmware_version\" value=\"0.1.0\"/>"), std::string::npos)
+      << junit;
+  EXPECT_NE(junit.find("<property name=\"sim-1.library_version\" value=\"1.2.0\"/>"), std::string::npos);
+  EXPECT_NE(junit.find("<property name=\"sim-1.chip\" value=\"ESP32"), std::string::npos);
+}
+
+TEST_F(IndexHtml, EveryEventIsOnTheRunsTimeBaseInTimeOrder) {
+  auto results = results_json(*dir_);
+  EXPECT_TRUE(results.at("run").at("started").is_string());
+  for (const auto& value : results.at("cases").as_array()) {
+    const auto& c = value.as_object();
+    ASSERT_TRUE(c.at("t_ms").is_int64()) << boost::json::serialize(c);
+    std::int64_t last = -1;
+    for (const auto& step : c.at("steps").as_array()) {
+      auto t = step.at("t_ms").as_int64();
+      EXPECT_GE(t, last) << "steps in time order";
+      last = t;
+    }
+    last = -1;
+    for (const auto& x : c.at("exchanges").as_array()) {
+      ASSERT_TRUE(x.as_object().contains("t_ms")) << boost::json::serialize(x);
+      EXPECT_FALSE(x.as_object().contains("wall")) << "one time base: " << boost::json::serialize(x);
+      EXPECT_GE(x.at("t_ms").as_int64(), last);
+      last = x.at("t_ms").as_int64();
+    }
+  }
+  // The text log: every line stamped with milliseconds since the run started, never going back.
+  auto log =
+      read_file(*dir_ / "reports" / "sim-1" / "provision-console" / "provision-console.sim-1.serial.log");
+  std::int64_t last = -1;
+  int lines = 0;
+  for (std::size_t at = 0; at < log.size();) {
+    auto end = log.find('\n', at);
+    auto line = log.substr(at, end - at);
+    at = end == std::string::npos ? log.size() : end + 1;
+    if (line.empty()) continue;
+    ASSERT_EQ(line.rfind("[t+", 0), 0u) << line;
+    auto t = std::stoll(line.substr(3, line.find("ms]") - 3));
+    EXPECT_GE(t, last) << line;
+    last = t;
+    ++lines;
+  }
+  EXPECT_GT(lines, 10);
+  EXPECT_NE(log.find("milliseconds since the run started at " +
+                     std::string(results.at("run").at("started").as_string())),
+            std::string::npos);
+}
+
+TEST_F(IndexHtml, TheFilterInTheAddressHidesTheOtherOutcomes) {
+  ASSERT_TRUE(fs::exists(index())) << describe(*run_);
+  auto page = open_in_chromium(*dir_, url("#outcome=passed"), {"--dump-dom"});
+  ASSERT_EQ(page.result.exit_code, 0) << page.result.err;
+  auto dom = page.dom();
+  int passed_shown = 0, failed_hidden = 0, failed_shown = 0;
+  for (auto at = dom.find("<tr class=\"case"); at != std::string::npos;
+       at = dom.find("<tr class=\"case", at + 1)) {
+    auto tag = dom.substr(at, dom.find('>', at) - at);
+    bool hidden = tag.find(" hidden") != std::string::npos;
+    if (tag.find("data-outcome=\"passed\"") != std::string::npos) passed_shown += hidden ? 0 : 1;
+    if (tag.find("data-outcome=\"failed\"") != std::string::npos)
+      (hidden ? failed_hidden : failed_shown) += 1;
+  }
+  EXPECT_EQ(passed_shown, 1) << dom;
+  EXPECT_EQ(failed_hidden, 1) << dom;
+  EXPECT_EQ(failed_shown, 0) << dom;
+  EXPECT_NE(dom.find("1 of 2 cases"), std::string::npos);
+}
+
+TEST_F(IndexHtml, AScreenshotCanBeTaken) {
+  ASSERT_TRUE(fs::exists(index())) << describe(*run_);
+  auto png = *dir_ / "index.png";
+  auto page = open_in_chromium(*dir_, url(), {"--screenshot=" + png.string()});
+  ASSERT_EQ(page.result.exit_code, 0) << page.result.err;
+  ASSERT_TRUE(fs::exists(png));
+  EXPECT_GT(fs::file_size(png), 10'000u) << "a blank page would be smaller";
+  EXPECT_EQ(read_file(png).substr(1, 3), "PNG");
+}
+
+TEST_F(IndexHtml, ReportRebuildWritesItAgain) {
+  ASSERT_TRUE(fs::exists(index())) << describe(*run_);
+  fs::remove(index());
+  auto rebuilt =
+      run_process({PROVHIL_BINARY, "report", "--rebuild", "--reports", (*dir_ / "reports").string()});
+  ASSERT_EQ(rebuilt.exit_code, 0) << rebuilt.err;
+  ASSERT_TRUE(fs::exists(index()));
+  EXPECT_NE(read_file(index()).find("missing-line"), std::string::npos);
 }
 
 TEST(BoardTrouble, AVanishedPortIsAnErrorForThatBoardAndTheOthersCarryOn) {
@@ -231,7 +513,7 @@ TEST(Secrets, NoTokenOrWifiPasswordInAnyReportFile) {
   EXPECT_GE(files, 6);
   EXPECT_EQ(result.out.find(token), std::string::npos);
   // And the board did print them: masking, not absence, keeps them out.
-  auto log = read_file(dir / "reports" / "sim-1" / "provision-ap" / "serial.log");
+  auto log = read_file(dir / "reports" / "sim-1" / "provision-ap" / "provision-ap.sim-1.serial.log");
   EXPECT_NE(log.find("[MASKED:token]"), std::string::npos) << log;
 }
 
@@ -312,6 +594,18 @@ TEST(Usage, ABrokenScenarioIsExit2WithFileLineAndColumn) {
   EXPECT_EQ(result.exit_code, 2) << describe(result);
   EXPECT_NE(result.err.find("broken.yaml:3:5"), std::string::npos) << result.err;
   EXPECT_NE(result.err.find("expect"), std::string::npos) << "did you mean: " << result.err;
+}
+
+TEST(Usage, AFilterThatMatchesNothingIsItsOwnExitCodeAndSaysWhy) {
+  TempDir dir;
+  auto result = run_provhil({"--filter", "nomatch"}, dir);
+  EXPECT_EQ(result.exit_code, 4) << describe(result);
+  EXPECT_NE(result.err.find("nothing ran"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("--filter 'nomatch' matched no name or tag"), std::string::npos) << result.err;
+  // The reports still say what happened: every pair skipped, with the reason.
+  auto results = results_json(dir);
+  EXPECT_EQ(results.at("summary").at("tests").as_int64(), results.at("summary").at("skipped").as_int64());
+  expect_valid_junit(dir / "reports" / "junit.xml");
 }
 
 TEST(Usage, ListPrintsThePlanAndRunsNothing) {

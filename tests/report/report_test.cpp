@@ -24,20 +24,19 @@ namespace fs = std::filesystem;
 using provhil::test::read_file;
 using provhil::test::TempDir;
 
-const fs::path schema = fs::path(PROVHIL_SHARED_DIR) / "reference" / "junit-10.xsd";
+// The schemas live in the repo, so these checks run in any clone (xmllint: Debian libxml2-utils).
+const fs::path schema_dir = fs::path(PROVHIL_SOURCE_DIR) / "harness" / "report" / "schema";
+const fs::path schema = schema_dir / "junit.xsd";
+const fs::path strict_schema = schema_dir / "junit-strict.xsd";
 const fs::path golden_dir = fs::path(PROVHIL_SOURCE_DIR) / "tests" / "report" / "golden";
 
-// Empty when xmllint and the schema are there; else why the schema check cannot run.
-std::string schema_check_unavailable() {
-  if (!fs::exists(schema)) return "schema not found at " + schema.string();
-  auto which = provhil::test::run_process({"sh", "-c", "command -v xmllint"});
-  if (which.exit_code != 0) return "xmllint not installed (Debian package libxml2-utils)";
-  return {};
+provhil::test::ProcessResult validate(const fs::path& xml, const fs::path& against) {
+  return provhil::test::run_process({"xmllint", "--noout", "--schema", against.string(), xml.string()});
 }
 
-void expect_valid_against_schema(const fs::path& xml) {
-  auto result = provhil::test::run_process({"xmllint", "--noout", "--schema", schema.string(), xml.string()});
-  EXPECT_EQ(result.exit_code, 0) << result.err;
+void expect_valid_against_schema(const fs::path& xml, const fs::path& against = schema) {
+  auto result = validate(xml, against);
+  EXPECT_EQ(result.exit_code, 0) << against << ": " << result.err;
 }
 
 pugi::xml_document load_xml(const fs::path& path) {
@@ -112,9 +111,89 @@ TEST_F(ReportTest, ResultsJsonMatchesGoldenFile) {
 }
 
 TEST_F(ReportTest, JunitValidatesAgainstSchema) {
-  if (auto why = schema_check_unavailable(); !why.empty()) GTEST_SKIP() << why;
   write_fixed_run();
   expect_valid_against_schema(tmp / "reports" / "junit.xml");
+}
+
+TEST_F(ReportTest, StrictJunitValidatesAgainstTheStrictSchemaAndTheDefaultDoesNot) {
+  write_fixed_run();
+  // The default carries file/line on test cases: valid for junit.xsd, refused by the strict schema.
+  auto lenient = validate(tmp / "reports" / "junit.xml", strict_schema);
+  EXPECT_NE(lenient.exit_code, 0) << "the strict schema must refuse file/line on testcase";
+  EXPECT_NE(lenient.err.find("'file'"), std::string::npos) << lenient.err;
+  auto opts = options();
+  opts.junit_strict = true;
+  {
+    ReportWriter writer(opts, sample::run_info(), masker);
+    writer.add_case(sample::failed_case(tmp / "logs"));
+    writer.add_case(sample::error_case());
+    writer.finish();
+  }
+  expect_valid_against_schema(tmp / "reports" / "junit.xml", strict_schema);
+  EXPECT_EQ(read_file(tmp / "reports" / "junit.xml").find(" file=\"scenarios/bad-token.yaml\" line="),
+            std::string::npos);
+}
+
+TEST_F(ReportTest, CasesCarryFileAndTheFailingLine) {
+  write_fixed_run();
+  auto doc = load_xml(tmp / "reports" / "junit.xml");
+  auto failed = doc.select_node("//testcase[failure]").node();
+  EXPECT_STREQ(failed.attribute("file").value(), "scenarios/bad-token.yaml");
+  EXPECT_STREQ(failed.attribute("line").value(), "14");
+  auto passed = doc.select_node("//testcase[@name='provision-happy-path [devkit-a]']").node();
+  EXPECT_STREQ(passed.attribute("file").value(), "scenarios/happy.yaml");
+  EXPECT_TRUE(passed.attribute("line").empty());
+}
+
+TEST_F(ReportTest, ErrorAndSkippedCarryTheirReasonAsText) {
+  write_fixed_run();
+  auto doc = load_xml(tmp / "reports" / "junit.xml");
+  std::string error = doc.select_node("//testcase/error").node().text().get();
+  EXPECT_NE(error.find("port /dev/ttyUSB1 vanished"), std::string::npos) << error;
+  std::string skipped = doc.select_node("//testcase/skipped").node().text().get();
+  EXPECT_NE(skipped.find("no eligible board"), std::string::npos) << skipped;
+}
+
+TEST_F(ReportTest, TheTextLogIsTheFirstAttachment) {
+  write_fixed_run();
+  auto doc = load_xml(tmp / "reports" / "junit.xml");
+  std::string out =
+      doc.select_node("//testcase[@name='provision-happy-path [devkit-a]']/system-out").node().text().get();
+  auto first = out.find("[[ATTACHMENT|");
+  ASSERT_NE(first, std::string::npos) << out;
+  EXPECT_EQ(out.substr(first, 45), "[[ATTACHMENT|logs/devkit-a/provision-happy-pa") << out;
+  EXPECT_EQ(out.substr(first).find(".txt]]"), out.substr(first).find("]]") - 4) << out;
+}
+
+TEST_F(ReportTest, FlakyPassesAreCountedAndTheirEarlierLogsLinked) {
+  write_fixed_run();
+  auto results = boost::json::parse(read_file(tmp / "reports" / "results.json")).as_object();
+  EXPECT_EQ(results.at("summary").at("flaky").as_int64(), 1);
+  auto doc = load_xml(tmp / "reports" / "junit.xml");
+  EXPECT_TRUE(doc.select_node("//testsuite/properties/property[@name='flaky' and @value='1']"));
+  std::string out = doc.select_node("//testcase[flakyFailure]/system-out").node().text().get();
+  EXPECT_NE(out.find("attempt-1"), std::string::npos) << out;
+}
+
+TEST_F(ReportTest, IndexHtmlHoldsEveryCaseAndNoDataCanEndItsScript) {
+  {
+    ReportWriter writer(options(), sample::run_info(), masker);
+    auto c = sample::failed_case(tmp / "logs");
+    c.message = "board printed </script><script>alert(1)</script>";
+    writer.add_case(c);
+    writer.add_case(sample::passed_case("provision-happy-path", "devkit-a", tmp / "logs"));
+    writer.finish();
+  }
+  auto html = read_file(tmp / "reports" / "index.html");
+  std::size_t scripts = 0;
+  for (auto at = html.find("</script>"); at != std::string::npos; at = html.find("</script>", at + 1))
+    ++scripts;
+  EXPECT_EQ(scripts, 3u) << "run data, case data, the page's script: data never closes a script";
+  EXPECT_NE(html.find("\\u003c/script><script>alert(1)\\u003c/script>"), std::string::npos);
+  EXPECT_NE(html.find("\"loc\":\"scenarios/bad-token.yaml:14:5\""), std::string::npos);
+  for (const char* fetch : {"src=", "<link", "@import", "url(", "fetch(", "XMLHttpRequest"})
+    EXPECT_EQ(html.find(fetch), std::string::npos) << "no network: the page loads nothing (" << fetch << ")";
+  EXPECT_EQ(html.find(sample::token), std::string::npos);
 }
 
 TEST_F(ReportTest, JunitHasOneFlatSuitePerFileAndUniqueNamesPerBoard) {
@@ -214,7 +293,6 @@ TEST_F(ReportTest, GarbageNulAndAnsiLeaveWellFormedValidXml) {
       std::string::npos);
   EXPECT_NO_THROW((void)boost::json::parse(read_file(tmp / "reports" / "results.json")));
   EXPECT_EQ(read_file(log), garbage) << "the raw attachment is left as it was";
-  if (auto why = schema_check_unavailable(); !why.empty()) GTEST_SKIP() << why;
   expect_valid_against_schema(tmp / "reports" / "junit.xml");
 }
 
@@ -231,7 +309,7 @@ TEST_F(ReportTest, SecretsAreMaskedInEveryReportFile) {
   c.properties.push_back({"token", token});
   c.steps.push_back({"send " + pass, "send", {}, Outcome::failed, "echo " + token, sample::at(1), {}});
   c.earlier_attempts.push_back(
-      {Outcome::failed, "first: " + token, pass, sample::at(0), {}, logs / "secret.txt"});
+      {Outcome::failed, "first: " + token, pass, sample::at(0), {}, logs / "secret.txt", {}});
   c.exchanges.push_back(boost::json::parse(R"({"target":"/provision?token=)" + token + R"(","body":{")" +
                                            token + R"(":"c0rrect horse\u0026battery"}})"));
   RunInfo run = sample::run_info();

@@ -141,14 +141,22 @@ CaseResult flaky_case(const std::filesystem::path& log_dir) {
                                 "last line: CONNECTING_CLOUD",
                                 at(0.5),
                                 30000ms,
+                                {},
                                 {}});
+  if (!log_dir.empty()) {
+    // The earlier attempt's evidence, kept by the runner under names of its own.
+    auto kept = text_log(log_dir / "sim-1" / "attempt-1", "provision-happy-path",
+                         "00:00.000 [0] Blynk v1.2.3\n00:30.000 still CONNECTING_CLOUD\n");
+    c.earlier_attempts.back().text_log = kept;
+    c.earlier_attempts.back().files = {kept};
+  }
   return c;
 }
 
 CaseResult rerun_failed_case(const std::filesystem::path& log_dir) {
   CaseResult c = failed_case(log_dir);
   c.board = "devkit-c";
-  c.earlier_attempts.push_back({Outcome::error, "port vanished", "read: EIO", at(0.1), 100ms, {}});
+  c.earlier_attempts.push_back({Outcome::error, "port vanished", "read: EIO", at(0.1), 100ms, {}, {}});
   return c;
 }
 

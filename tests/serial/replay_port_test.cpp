@@ -110,6 +110,22 @@ TEST(ReplayPort, OriginalPacingFollowsTheStamps) {
   EXPECT_LT(second_at, 3s);
 }
 
+TEST(ReplayPort, OriginalPacingFollowsTheRunWideMillisecondStamps) {
+  provhil::test::TempDir dir;
+  // Our text log on the run's time base: "[t+<ms since the run started>ms] ".
+  auto path = provhil::test::write_file(dir / "text.log",
+                                        "[t+   5000ms] [100] first\n"
+                                        "[t+   5100ms] ::: sent \"config erase\"\n"
+                                        "[t+   5300ms] [400] second\n");
+  auto port = open_replay(path, ReplayPacing::original);
+  auto start = Clock::now();
+  EXPECT_EQ(test::read_until(*port, "first\n"), "[100] first\n");
+  EXPECT_EQ(test::read_until(*port, "second\n"), "[400] second\n");
+  auto second_at = Clock::now() - start;
+  EXPECT_GE(second_at, 280ms);
+  EXPECT_LT(second_at, 3s);
+}
+
 TEST(ReplayPort, ReadBeforeTheNextLineIsDueTimesOut) {
   provhil::test::TempDir dir;
   auto path = provhil::test::write_file(dir / "slow.log", "[0] a\n[60000] b\n");

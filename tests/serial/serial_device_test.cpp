@@ -241,3 +241,16 @@ TEST(SerialLock, BusyNamesTheOtherProcessNeverTheOneWaiting) {
 
 }  // namespace
 }  // namespace provhil::serial
+
+namespace {
+
+// Root opens anything, so the EACCES path cannot be provoked here: the hint itself is checked.
+TEST(OpenErrors, PermissionDeniedNamesTheDialoutGroupOtherErrorsNothing) {
+  auto hint = provhil::serial::detail::open_error_hint(EACCES);
+  EXPECT_NE(hint.find("dialout"), std::string::npos) << hint;
+  EXPECT_NE(hint.find("usermod -aG dialout"), std::string::npos) << hint;
+  EXPECT_EQ(provhil::serial::detail::open_error_hint(ENOENT), "");
+  EXPECT_EQ(provhil::serial::detail::open_error_hint(EBUSY), "");
+}
+
+}  // namespace

@@ -41,6 +41,10 @@ struct RenderLimits {
   std::size_t message_bytes = 512;
   std::size_t detail_bytes = 8192;
   std::size_t excerpt_bytes = 4096;
+  // The strict schema (--junit-strict): no `file`/`line` on <testcase>.
+  bool strict_schema = false;
+  // The run's start: results.json gives every event `t_ms`, milliseconds since then (one time base).
+  WallTime run_started{};
 };
 
 // The <testcase> element of one case, indented for depth 2 (inside testsuites/testsuite).

@@ -58,5 +58,8 @@ std::vector<PortInfo> list_ports_in(const std::filesystem::path& sys_class_tty,
                                     const std::filesystem::path& by_id_dir);
 
 std::string errno_text(int error);
+// What to do about an open() that failed with `error`: for EACCES on a serial device, the dialout
+// group (Debian's owner group of /dev/ttyUSB*, /dev/ttyACM*); empty otherwise. Starts with a space.
+std::string open_error_hint(int error);
 
 }  // namespace provhil::serial::detail
