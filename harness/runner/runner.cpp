@@ -500,7 +500,7 @@ void Execution::run_board(const std::string& name, const BoardWork& w, const Sim
     if (!session) {
       for (const auto* p : w.pairs)
         record_done(skipped_case(*p, name, report::SkipReason::run_interrupted,
-                                 "not started: the run was interrupted while waiting for the board"));
+                                 "not started: the run was interrupted while waiting for the board", clock_));
       progress_->board_idle(name);
       return;
     }
