@@ -8,25 +8,10 @@
 
 #include "cli/commands.hpp"
 #include "common/exit_codes.hpp"
+#include "common/suggest.hpp"
 #include "common/version.hpp"
 
 namespace {
-
-std::size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j)
-    row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      std::size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = up;
-    }
-  }
-  return row[b.size()];
-}
 
 // The deepest subcommand the command line chose (the app itself when none).
 const CLI::App* chosen_command(const CLI::App& app) {
@@ -44,19 +29,11 @@ void suggest_options(const CLI::App& app) {
   for (const auto& arg : app.remaining(true)) {
     if (arg.rfind("--", 0) != 0) continue;
     std::string given = arg.substr(0, arg.find('='));
-    std::string best;
-    std::size_t best_distance = 3;  // more than two edits away is no suggestion
-    for (const auto* option : command->get_options()) {
-      for (const auto& name : option->get_lnames()) {
-        std::string candidate = "--" + name;
-        std::size_t distance = edit_distance(given, candidate);
-        if (candidate.rfind(given, 0) == 0 && given.size() > 3) distance = 1;  // an unambiguous start
-        if (distance < best_distance) {
-          best_distance = distance;
-          best = candidate;
-        }
-      }
-    }
+    std::vector<std::string> names;
+    for (const auto* option : command->get_options())
+      for (const auto& name : option->get_lnames())
+        names.push_back("--" + name);
+    std::string best = provhil::did_you_mean(given, names);
     std::string where = command == &app ? std::string("provhil") : "provhil " + command->get_name();
     if (!best.empty()) {
       fmt::print(stderr, "{}: unknown option {}: did you mean {}?\n", where, given, best);

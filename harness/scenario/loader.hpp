@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/data_dir.hpp"
+#include "common/suggest.hpp"
 #include "scenario/model.hpp"
 
 namespace provhil::scenario {
@@ -99,8 +100,8 @@ ValidationReport validate_paths(const std::vector<std::filesystem::path>& paths,
                                 const std::filesystem::path& inventory_file,
                                 const InventoryOptions& options = {});
 
-// The closest of `candidates` to `word` (edit distance at most 2, or a third of its length), or "".
-std::string did_you_mean(std::string_view word, const std::vector<std::string>& candidates);
+// The tool's one "did you mean" (common/suggest.hpp), named here for the loaders' callers.
+using provhil::did_you_mean;
 
 // Parses "250ms", "10s", "1.5s", "2m", "1h"; empty on anything else (a bare number has no unit).
 std::optional<Duration> parse_duration(std::string_view text);

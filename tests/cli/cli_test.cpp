@@ -112,6 +112,9 @@ TEST(Cli, UnknownOptionGetsTheClosestOne) {
   auto lab = run_process({PROVHIL_BINARY, "ports", "--inventroy", "x.yaml"});
   EXPECT_EQ(lab.exit_code, 2);
   EXPECT_NE(lab.err.find("did you mean --inventory?"), std::string::npos) << lab.err;
+  // Case and an unambiguous start are forgiven the same way scenario keys are.
+  auto upper = run_process({PROVHIL_BINARY, "run", "--RETRIES", "1", "--list"});
+  EXPECT_NE(upper.err.find("did you mean --retries?"), std::string::npos) << upper.err;
 }
 
 TEST(Cli, OneInventoryFlagEverywhereAndTheOldSpellingStillWorks) {
