@@ -11,12 +11,7 @@
 namespace {
 
 namespace fs = std::filesystem;
-using provhil::test::ProcessOptions;
-using provhil::test::ProcessResult;
-using provhil::test::read_file;
-using provhil::test::run_process;
-using provhil::test::TempDir;
-using provhil::test::write_file;
+using namespace provhil::test;
 
 ProcessResult provhil_in(const fs::path& cwd, std::vector<std::string> args) {
   args.insert(args.begin(), PROVHIL_BINARY);
@@ -24,10 +19,6 @@ ProcessResult provhil_in(const fs::path& cwd, std::vector<std::string> args) {
   options.working_dir = cwd.string();
   options.timeout = std::chrono::minutes(3);
   return run_process(args, options);
-}
-
-std::string describe(const ProcessResult& r) {
-  return "exit " + std::to_string(r.exit_code) + "\n--- stdout\n" + r.out + "\n--- stderr\n" + r.err;
 }
 
 TEST(InitCli, WritesAProjectThatValidates) {

@@ -67,10 +67,6 @@ provhil::test::ProcessResult run_provhil(const std::vector<std::string>& args, c
   return provhil::test::run_process(argv, options);
 }
 
-std::string describe(const provhil::test::ProcessResult& r) {
-  return "exit " + std::to_string(r.exit_code) + "\n--- stdout\n" + r.out + "\n--- stderr\n" + r.err;
-}
-
 boost::json::array cases(const TempDir& dir) {
   return boost::json::parse(read_file(dir / "reports" / "results.json")).as_object().at("cases").as_array();
 }

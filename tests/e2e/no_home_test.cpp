@@ -13,15 +13,7 @@
 namespace {
 
 namespace fs = std::filesystem;
-using provhil::test::ProcessOptions;
-using provhil::test::ProcessResult;
-using provhil::test::run_process;
-using provhil::test::TempDir;
-using provhil::test::write_file;
-
-std::string describe(const ProcessResult& r) {
-  return "exit " + std::to_string(r.exit_code) + "\n--- stdout\n" + r.out + "\n--- stderr\n" + r.err;
-}
+using namespace provhil::test;
 
 // A HOME that even root cannot create folders under: a regular file.
 struct NoHome {

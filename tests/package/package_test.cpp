@@ -15,18 +15,9 @@
 namespace {
 
 namespace fs = std::filesystem;
-using provhil::test::ProcessOptions;
-using provhil::test::ProcessResult;
-using provhil::test::read_file;
-using provhil::test::run_process;
-using provhil::test::TempDir;
-using provhil::test::write_file;
+using namespace provhil::test;
 
 const fs::path deb = PROVHIL_DEB;
-
-std::string describe(const ProcessResult& r) {
-  return "exit " + std::to_string(r.exit_code) + "\n--- stdout\n" + r.out + "\n--- stderr\n" + r.err;
-}
 
 std::string field(const std::string& name) {
   auto result = run_process({"dpkg-deb", "-f", deb.string(), name});

@@ -112,4 +112,9 @@ int open_inheritable_descriptor() {
   return inheritable;
 }
 
+std::string describe(const ProcessResult& result) {
+  return "exit " + std::to_string(result.exit_code) + (result.timed_out ? " (timed out)" : "") +
+         "\n--- stdout\n" + result.out + "\n--- stderr\n" + result.err;
+}
+
 }  // namespace provhil::test

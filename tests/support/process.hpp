@@ -24,6 +24,9 @@ struct ProcessOptions {
 // Runs argv[0] (searched in PATH) as a real child process and collects its output and exit code.
 ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOptions& options = {});
 
+// "exit N" and both streams, for a failed expectation's message.
+std::string describe(const ProcessResult& result);
+
 // A descriptor without close-on-exec, as Asio opens its sockets, numbered 200 or above (away from the
 // one a shell opens to list its own), for tests that a child inherits nothing. The caller closes it.
 int open_inheritable_descriptor();
