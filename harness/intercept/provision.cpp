@@ -211,6 +211,7 @@ std::vector<CheckVerdict> run_builtin_checks(const ProvisionRequest& request, co
 CheckVerdict run_value_check(const ValueCheck& check, const std::optional<std::string>& value,
                              const std::string& scope) {
   CheckVerdict verdict;
+  verdict.origin = check.origin;
   auto seen = [&] { return value ? fmt::format("\"{}\"", *value) : std::string("absent"); };
   switch (check.kind) {
     case ValueCheck::Kind::equals:
@@ -241,38 +242,6 @@ CheckVerdict run_value_check(const ValueCheck& check, const std::optional<std::s
   }
   if (!verdict.passed) verdict.detail = fmt::format("{} was {}", check.name, seen());
   return verdict;
-}
-
-std::string_view to_string(Fault::Kind kind) {
-  switch (kind) {
-    case Fault::Kind::delay:
-      return "delay";
-    case Fault::Kind::close:
-      return "close";
-    case Fault::Kind::reset:
-      return "reset";
-    case Fault::Kind::malformed:
-      return "malformed";
-    case Fault::Kind::truncated:
-      return "truncated";
-    case Fault::Kind::tls_truncation:
-      return "tls_truncation";
-  }
-  throw std::invalid_argument("Fault::Kind out of range");
-}
-
-std::string_view to_string(ConnectionFault::Kind kind) {
-  switch (kind) {
-    case ConnectionFault::Kind::tls_alert:
-      return "tls_alert";
-    case ConnectionFault::Kind::stall_handshake:
-      return "stall_handshake";
-    case ConnectionFault::Kind::expired_cert:
-      return "expired_cert";
-    case ConnectionFault::Kind::wrong_name_cert:
-      return "wrong_name_cert";
-  }
-  throw std::invalid_argument("ConnectionFault::Kind out of range");
 }
 
 std::string_view to_string(ExchangeKind kind) {

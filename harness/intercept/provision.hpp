@@ -12,6 +12,7 @@
 #include <variant>
 #include <vector>
 
+#include "common/enum_names.hpp"
 #include "common/secrets.hpp"
 
 namespace provhil::intercept {
@@ -25,6 +26,7 @@ struct ValueCheck {
   Kind kind = Kind::present;
   std::string value;                // equals: the exact value; matches: an ECMAScript regex (whole value)
   std::vector<std::string> values;  // one_of
+  int origin = -1;                  // the caller's handle for this check, copied onto its verdict
 
   static ValueCheck equals(std::string name, std::string value);
   static ValueCheck matches(std::string name, std::string regex);
@@ -49,6 +51,7 @@ struct CheckVerdict {
   std::string check;  // e.g. "builtin:token_format", "query:ver matches ^\d+$", "header:User-Agent present"
   bool passed = false;
   std::string detail;  // what was seen, when it failed (tokens masked by the journal, not here)
+  int origin = -1;     // a value check's `origin`; -1 for the built-in checks
 };
 
 // ---- the typed provision request ---------------------------------------------------------------
@@ -135,10 +138,46 @@ struct ConnectionFault {
   std::string owner;           // the journal entry of a fault that fired goes to it (empty: the run)
 };
 
-// The names the journal, the reports and the runner use (each an exhaustive switch: a new kind
-// without its name does not build).
-std::string_view to_string(Fault::Kind kind);
-std::string_view to_string(ConnectionFault::Kind kind);
+// The fault names the journal, the reports and scenarios use: one exhaustive switch per enum (a new
+// kind without its name does not build); the scenario loader parses with these same tables.
+constexpr std::string_view fault_name(Fault::Kind kind) {
+  switch (kind) {
+    case Fault::Kind::delay:
+      return "delay";
+    case Fault::Kind::close:
+      return "close";
+    case Fault::Kind::reset:
+      return "reset";
+    case Fault::Kind::malformed:
+      return "malformed";
+    case Fault::Kind::truncated:
+      return "truncated";
+    case Fault::Kind::tls_truncation:
+      return "tls_truncation";
+  }
+  return {};  // not an enumerator
+}
+constexpr std::string_view fault_name(ConnectionFault::Kind kind) {
+  switch (kind) {
+    case ConnectionFault::Kind::tls_alert:
+      return "tls_alert";
+    case ConnectionFault::Kind::stall_handshake:
+      return "stall_handshake";
+    case ConnectionFault::Kind::expired_cert:
+      return "expired_cert";
+    case ConnectionFault::Kind::wrong_name_cert:
+      return "wrong_name_cert";
+  }
+  return {};
+}
+using FaultNames = EnumNames<static_cast<std::string_view (*)(Fault::Kind)>(fault_name)>;
+using ConnectionFaultNames = EnumNames<static_cast<std::string_view (*)(ConnectionFault::Kind)>(fault_name)>;
+constexpr std::string_view to_string(Fault::Kind kind) {
+  return fault_name(kind);
+}
+constexpr std::string_view to_string(ConnectionFault::Kind kind) {
+  return fault_name(kind);
+}
 
 // ---- expectations ------------------------------------------------------------------------------
 

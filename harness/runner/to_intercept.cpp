@@ -35,33 +35,4 @@ intercept::CountRule to_intercept(const scenario::CountRule& rule) {
   throw std::invalid_argument("scenario::CountRule::Kind out of range");
 }
 
-InterceptFaultKind to_intercept(scenario::Fault::Kind kind) {
-  using K = scenario::Fault::Kind;
-  using F = intercept::Fault::Kind;
-  using C = intercept::ConnectionFault::Kind;
-  switch (kind) {
-    case K::delay:
-      return F::delay;
-    case K::close:
-      return F::close;
-    case K::reset:
-      return F::reset;
-    case K::malformed:
-      return F::malformed;
-    case K::truncated:
-      return F::truncated;
-    case K::tls_truncation:
-      return F::tls_truncation;
-    case K::tls_alert:
-      return C::tls_alert;
-    case K::stall_handshake:
-      return C::stall_handshake;
-    case K::expired_cert:
-      return C::expired_cert;
-    case K::wrong_name_cert:
-      return C::wrong_name_cert;
-  }
-  throw std::invalid_argument("scenario::Fault::Kind out of range");
-}
-
 }  // namespace provhil::runner

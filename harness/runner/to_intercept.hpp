@@ -11,9 +11,6 @@ namespace provhil::runner {
 
 intercept::ValueCheck::Kind to_intercept(scenario::ValueCheck::Kind kind);
 intercept::CountRule to_intercept(const scenario::CountRule& rule);
-// A scenario fault acts after a request arrived (a Fault on the answer) or during the TLS
-// handshake (a ConnectionFault armed for the next connection).
-using InterceptFaultKind = std::variant<intercept::Fault::Kind, intercept::ConnectionFault::Kind>;
-InterceptFaultKind to_intercept(scenario::Fault::Kind kind);
+// Fault kinds need no mapping: a scenario's Fault::Kind is the interceptor's own (scenario/model.hpp).
 
 }  // namespace provhil::runner

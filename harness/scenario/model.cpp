@@ -29,74 +29,23 @@ std::string Step::label() const {
   return fmt::format("{} at {}:{}", kind(), where.file, where.line);
 }
 
-bool Fault::connection_fault() const {
-  switch (kind) {
-    case Kind::delay:
-    case Kind::close:
-    case Kind::reset:
-    case Kind::malformed:
-    case Kind::truncated:
-    case Kind::tls_truncation:
-      return false;
-    case Kind::tls_alert:
-    case Kind::stall_handshake:
-    case Kind::expired_cert:
-    case Kind::wrong_name_cert:
-      return true;
-  }
-  return false;
-}
-
 std::string_view to_string(Fault::Kind kind) {
-  switch (kind) {
-    case Fault::Kind::delay:
-      return "delay";
-    case Fault::Kind::close:
-      return "close";
-    case Fault::Kind::reset:
-      return "reset";
-    case Fault::Kind::malformed:
-      return "malformed";
-    case Fault::Kind::truncated:
-      return "truncated";
-    case Fault::Kind::tls_truncation:
-      return "tls_truncation";
-    case Fault::Kind::tls_alert:
-      return "tls_alert";
-    case Fault::Kind::stall_handshake:
-      return "stall_handshake";
-    case Fault::Kind::expired_cert:
-      return "expired_cert";
-    case Fault::Kind::wrong_name_cert:
-      return "wrong_name_cert";
-  }
-  return {};  // not an enumerator
+  return std::visit([](auto k) { return intercept::fault_name(k); }, kind);
 }
-
-namespace {
-// Every enumerator, found through to_string() (the one table) instead of a second list that could
-// miss one. The enum has default numbering, so its values are small.
-std::vector<Fault::Kind> all_fault_kinds() {
-  std::vector<Fault::Kind> out;
-  for (int value = 0; value < 64; ++value)
-    if (auto kind = static_cast<Fault::Kind>(value); !to_string(kind).empty()) out.push_back(kind);
-  return out;
-}
-}  // namespace
 
 const std::vector<std::string>& fault_kind_names() {
   static const std::vector<std::string> names = [] {
-    std::vector<std::string> out;
-    for (auto kind : all_fault_kinds())
-      out.emplace_back(to_string(kind));
+    auto out = intercept::FaultNames::names();
+    auto more = intercept::ConnectionFaultNames::names();
+    out.insert(out.end(), more.begin(), more.end());
     return out;
   }();
   return names;
 }
 
 std::optional<Fault::Kind> parse_fault_kind(std::string_view name) {
-  for (auto kind : all_fault_kinds())
-    if (to_string(kind) == name) return kind;
+  if (auto kind = intercept::FaultNames::parse(name)) return Fault::Kind{*kind};
+  if (auto kind = intercept::ConnectionFaultNames::parse(name)) return Fault::Kind{*kind};
   return std::nullopt;
 }
 

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "common/enum_names.hpp"
+#include "intercept/provision.hpp"  // the fault kinds and their names (plain data, header only here)
 #include "serial/reset.hpp"
 
 namespace provhil::scenario {
@@ -166,22 +167,14 @@ using BuiltinCheckNames = EnumNames<builtin_check_name>;
 
 // One scripted misbehaviour of the interceptor.
 struct Fault {
-  enum class Kind {
-    delay,            // answer after `delay` (or a random delay in [delay, delay_max] from `seed`)
-    close,            // close the connection before answering
-    reset,            // TCP reset (SO_LINGER 0)
-    malformed,        // a response that is not HTTP
-    truncated,        // the response cut in the middle of the body
-    tls_truncation,   // half the answer, then TCP dropped without close_notify
-    tls_alert,        // abort the TLS handshake with a fatal alert (connection fault)
-    stall_handshake,  // never finish the TLS handshake (connection fault)
-    expired_cert,     // serve an expired leaf certificate (connection fault)
-    wrong_name_cert,  // serve a leaf for another host name (connection fault)
-  };
-  // tls_alert, stall_handshake, expired_cert and wrong_name_cert act during the handshake, before a
-  // token is known: `request` then counts connections, not requests.
-  bool connection_fault() const;
-  Kind kind = Kind::delay;
+  // The interceptor's own kinds, so that a scenario names exactly what the interceptor can do: a
+  // fault on the answer (delay, close, reset, malformed, truncated, tls_truncation) or a connection
+  // fault (tls_alert, stall_handshake, expired_cert, wrong_name_cert).
+  using Kind = std::variant<intercept::Fault::Kind, intercept::ConnectionFault::Kind>;
+  // A connection fault acts during the handshake, before a token is known: `request` then counts
+  // connections, not requests.
+  bool connection_fault() const { return std::holds_alternative<intercept::ConnectionFault::Kind>(kind); }
+  Kind kind = intercept::Fault::Kind::delay;
   std::optional<int> request;  // 1-based: only the Nth request; empty: every request
   Duration delay{0};
   std::optional<Duration> delay_max;
@@ -189,8 +182,8 @@ struct Fault {
   SourceLocation where;
 };
 
-// The fault kinds' names, as scenarios write them (one exhaustive switch: a new kind without its
-// name does not build). `fault_kind_names()` lists them all; `parse_fault_kind` maps one back.
+// The fault kinds' names, as scenarios write them: the interceptor's tables (intercept/provision.hpp).
+// `fault_kind_names()` lists them all; `parse_fault_kind` maps one back.
 std::string_view to_string(Fault::Kind kind);
 const std::vector<std::string>& fault_kind_names();
 std::optional<Fault::Kind> parse_fault_kind(std::string_view name);

@@ -746,7 +746,7 @@ class ScenarioParser {
       if (auto nth = r_.integer(n, "'request'", 1, 1000)) fault.request = static_cast<int>(*nth);
     }
     const YAML::Node delay = item["delay"];
-    if (fault.kind == Fault::Kind::delay) {
+    if (fault.kind == Fault::Kind{intercept::Fault::Kind::delay}) {
       if (!delay.IsDefined())
         r_.error(item, "a delay fault needs 'delay' (e.g. delay: 15s)");
       else if (auto d = r_.duration(delay, "'delay'"))
