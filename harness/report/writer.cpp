@@ -713,6 +713,9 @@ fs::path ReportWriter::junit_path() const {
 fs::path ReportWriter::results_path() const {
   return impl_->results;
 }
+fs::path ReportWriter::html_path() const {
+  return impl_->index_html;
+}
 fs::path ReportWriter::journal_path() const {
   return impl_->journal;
 }

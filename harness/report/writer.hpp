@@ -83,6 +83,7 @@ class ReportWriter {
 
   std::filesystem::path junit_path() const;
   std::filesystem::path results_path() const;
+  std::filesystem::path html_path() const;  // index.html, the page to open first
   std::filesystem::path journal_path() const;
 
   struct Counts {

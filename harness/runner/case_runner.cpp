@@ -138,8 +138,6 @@ class CaseExecution {
   StepOutcome run_step(const scenario::Step& step);
   StepOutcome attempt_step(const scenario::Step& step);
   StepOutcome dispatch(const scenario::Step& step, Clock::time_point deadline);
-  StepOutcome run_repeat(const scenario::RepeatStep& repeat);
-  StepOutcome run_retry(const scenario::RetryStep& retry);
   Clock::time_point deadline_for(const scenario::Step& step) const;
 
   void verdict(const StepOutcome& failure, bool setup_failed, const StepOutcome& teardown_failure);
@@ -278,7 +276,10 @@ void CaseExecution::verdict(const StepOutcome& failure, bool setup_failed,
     for (const auto& x : unexpected)
       result_.detail += x.to_json_line(in_.masker) + "\n";
   }
-  if (result_.outcome != Outcome::passed) result_.detail += "\nLast serial lines:\n" + last_lines_text();
+  bool has_serial_lines = (failure && failure->has_serial_lines) ||
+                          (!failure && teardown_failure && teardown_failure->has_serial_lines);
+  if (result_.outcome != Outcome::passed && !has_serial_lines)
+    result_.detail += "\nLast serial lines:\n" + last_lines_text();
   result_.message = masked(result_.message);
   result_.detail = masked(result_.detail);
   if (interrupted() && result_.outcome == Outcome::passed) {
@@ -325,11 +326,12 @@ StepOutcome CaseExecution::run_step(const scenario::Step& step) {
   record.duration = Clock::now() - started;
   if (failure) {
     record.outcome = failure->outcome;
-    failure->message =
-        masked(fmt::format("{}: {} ({})", record.name, failure->message, step.where.to_string()));
+    // A failed key (a query check below the step's keyword) is more exact than the step's line.
+    const auto& where = failure->where ? *failure->where : step.where;
+    failure->message = masked(fmt::format("{}: {} ({})", record.name, failure->message, where.to_string()));
     failure->detail = masked(failure->detail);
     record.message = failure->message;
-    if (result_.failure_location.empty()) result_.failure_location = record.location;
+    if (result_.failure_location.empty()) result_.failure_location = to_report(where);
   }
   echo_serial_lines();
   result_.steps.push_back(record);
@@ -367,35 +369,13 @@ StepOutcome CaseExecution::attempt_step(const scenario::Step& step) {
 }
 
 StepOutcome CaseExecution::dispatch(const scenario::Step& step, Clock::time_point deadline) {
-  struct Blocks {
-    CaseExecution& self;
-    StepOutcome operator()(const scenario::RepeatStep& repeat) const { return self.run_repeat(repeat); }
-    StepOutcome operator()(const scenario::RetryStep& retry) const { return self.run_retry(retry); }
+  NestedSteps nested = [this](const std::vector<scenario::Step>& steps) { return run_steps(steps); };
+  auto blocks = [&](const auto& block) -> StepOutcome {
+    return execute(block, StepCall{step, deadline}, ctx_, nested);
   };
-  return execute_body(step.body, StepCall{step, deadline}, ctx_, Blocks{*this});
-}
-
-StepOutcome CaseExecution::run_repeat(const scenario::RepeatStep& repeat) {
-  for (int i = 1; i <= repeat.times; ++i) {
-    if (auto failure = run_steps(repeat.steps)) {
-      failure->message = fmt::format("iteration {} of {}: {}", i, repeat.times, failure->message);
-      return failure;
-    }
-  }
-  return std::nullopt;
-}
-
-StepOutcome CaseExecution::run_retry(const scenario::RetryStep& retry) {
-  StepOutcome failure;
-  for (int attempt = 1; attempt <= retry.attempts; ++attempt) {
-    failure = run_steps(retry.steps);
-    if (!failure) return std::nullopt;
-    if (attempt < retry.attempts) {
-      if (auto stop = wait_until(ctx_, std::min(Clock::now() + retry.delay, ctx_.case_deadline))) return stop;
-    }
-  }
-  failure->message = fmt::format("all {} attempts failed; the last: {}", retry.attempts, failure->message);
-  return failure;
+  return execute_body(step.body, StepCall{step, deadline}, ctx_,
+                      Overloaded{[&](const scenario::RepeatStep& b) { return blocks(b); },
+                                 [&](const scenario::RetryStep& b) { return blocks(b); }});
 }
 
 std::string CaseExecution::last_lines_text() const {

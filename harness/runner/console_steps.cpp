@@ -31,11 +31,15 @@ std::string describe_matchers(const std::vector<scenario::Matcher>& matchers) {
   return out;
 }
 
-// A vanished port is the lab's trouble; anything else the board's.
-StepFailure failure_of(console::ExpectStatus status, std::string message, std::string detail) {
-  if (status == console::ExpectStatus::vanished)
-    return StepFailure::error(report::ErrorReason::port, std::move(message), std::move(detail));
-  return StepFailure::failed(std::move(message), std::move(detail));
+// A vanished port is the lab's trouble; anything else the board's. The detail is `prefix` and the
+// console's account, which carries the last lines it received.
+StepFailure failure_of(const console::ExpectResult& result, std::string message, std::string prefix = {}) {
+  auto detail = prefix + result.describe();
+  auto failure = result.status == console::ExpectStatus::vanished
+                     ? StepFailure::error(report::ErrorReason::port, std::move(message), std::move(detail))
+                     : StepFailure::failed(std::move(message), std::move(detail));
+  failure.has_serial_lines = !result.evidence.empty();
+  return failure;
 }
 
 // Runs `request` in interrupt slices until it is answered, `deadline` passes or the run stops waiting.
@@ -67,9 +71,7 @@ StepOutcome pick_dialect(Clock::time_point deadline, StepContext& ctx) {
   auto seen = expect_until(look, deadline, ctx);
   if (!seen.ok())
     return failure_of(
-        seen.status,
-        fmt::format("dialect auto: no line told the firmware's dialect ({}): {}", tried, seen.reason),
-        seen.describe());
+        seen, fmt::format("dialect auto: no line told the firmware's dialect ({}): {}", tried, seen.reason));
   ctx.dialect = order.at(static_cast<std::size_t>(seen.pattern_index));
   auto said = fmt::format("dialect auto: picked {} from the line: {}", ctx.dialect->name,
                           sanitize_text(seen.line.text));
@@ -126,8 +128,8 @@ StepOutcome expect_lines(const std::vector<scenario::Matcher>& any_of,
     case console::ExpectStatus::matched:
       break;
   }
-  auto failure = failure_of(result.status, std::move(message),
-                            fmt::format("Expected: {}\n{}", describe_matchers(any_of), result.describe()));
+  auto failure =
+      failure_of(result, std::move(message), fmt::format("Expected: {}\n", describe_matchers(any_of)));
   failure.expected = describe_matchers(any_of);
   failure.actual = result.describe();
   return failure;
@@ -165,8 +167,7 @@ StepOutcome execute(const scenario::ResetStep& body, const StepCall& call, StepC
   boot.deadline = call.deadline;
   auto booted = ctx.console.expect(boot);
   if (booted.ok()) return std::nullopt;
-  return failure_of(booted.status, "the board did not boot after the reset (no boot line): " + booted.reason,
-                    booted.describe());
+  return failure_of(booted, "the board did not boot after the reset (no boot line): " + booted.reason);
 }
 
 StepOutcome execute(const scenario::SendStep& body, const StepCall&, StepContext& ctx) {

@@ -102,10 +102,11 @@ intercept::ExpectationId register_step(const scenario::ExpectProvisionStep& step
   expectation.count = to_intercept(step.count);
   for (const auto& [check, on] : step.builtin_checks)
     builtin_switch(expectation.builtin, check) = on;
+  int origin = 0;  // numbered as checks_of() lists them
   for (const auto& named : step.query)
-    expectation.query.push_back(value_check(named, ctx));
+    expectation.query.push_back(value_check(named, ctx, origin++));
   for (const auto& named : step.headers)
-    expectation.headers.push_back(value_check(named, ctx));
+    expectation.headers.push_back(value_check(named, ctx, origin++));
   expectation.answers.push_back(make_answer(step.answer, ctx));
   for (const auto& [nth, answer] : step.nth_answers) {
     auto a = make_answer(answer, ctx);
@@ -113,11 +114,10 @@ intercept::ExpectationId register_step(const scenario::ExpectProvisionStep& step
     expectation.answers.push_back(std::move(a));
   }
   for (const auto& fault : step.faults) {
-    auto kind = to_intercept(fault.kind);
-    if (const auto* connection_kind = std::get_if<intercept::ConnectionFault::Kind>(&kind))
+    if (const auto* connection_kind = std::get_if<intercept::ConnectionFault::Kind>(&fault.kind))
       arm_connection_fault(fault, *connection_kind, ctx);
     else
-      add_request_fault(fault, std::get<intercept::Fault::Kind>(kind), expectation);
+      add_request_fault(fault, std::get<intercept::Fault::Kind>(fault.kind), expectation);
   }
   return ctx.interceptor.expect_provision(std::move(expectation));
 }
@@ -128,8 +128,9 @@ intercept::ExpectationId register_step(const scenario::ExpectLoginStep& step, St
   expectation.owner = ctx.owner;
   expectation.count = intercept::CountRule::at_least_n(1);
   expectation.accept = step.accept;
+  int origin = 0;
   for (const auto& named : step.info)
-    expectation.info.push_back(value_check(named, ctx));
+    expectation.info.push_back(value_check(named, ctx, origin++));
   return ctx.interceptor.expect_login(std::move(expectation));
 }
 
@@ -174,16 +175,38 @@ void collect(const std::vector<scenario::Step>& steps, std::vector<const scenari
   }
 }
 
-StepOutcome judge(const intercept::WaitResult& result, const char* what, const StepContext& ctx) {
+// A step's value checks in the order register_step numbers their `origin`.
+std::vector<const scenario::NamedCheck*> checks_of(const scenario::ExpectProvisionStep& step) {
+  std::vector<const scenario::NamedCheck*> checks;
+  for (const auto& named : step.query)
+    checks.push_back(&named);
+  for (const auto& named : step.headers)
+    checks.push_back(&named);
+  return checks;
+}
+std::vector<const scenario::NamedCheck*> checks_of(const scenario::ExpectLoginStep& step) {
+  std::vector<const scenario::NamedCheck*> checks;
+  for (const auto& named : step.info)
+    checks.push_back(&named);
+  return checks;
+}
+
+StepOutcome judge(const intercept::WaitResult& result, const char* what,
+                  const std::vector<const scenario::NamedCheck*>& checks, const StepContext& ctx) {
   std::vector<std::string> failed_checks;
+  std::optional<scenario::SourceLocation> first_failed_key;
   for (const auto& exchange : result.exchanges) {
     for (const auto& verdict : exchange.verdicts) {
-      if (!verdict.passed)
-        failed_checks.push_back(verdict.check + (verdict.detail.empty() ? "" : ": " + verdict.detail));
+      if (verdict.passed) continue;
+      failed_checks.push_back(verdict.check + (verdict.detail.empty() ? "" : ": " + verdict.detail));
+      auto origin = static_cast<std::size_t>(verdict.origin);
+      if (failed_checks.size() == 1 && verdict.origin >= 0 && origin < checks.size())
+        first_failed_key = checks[origin]->check.where;
     }
   }
   if (result.satisfied && failed_checks.empty()) return std::nullopt;
   StepFailure failure;
+  failure.where = first_failed_key;
   failure.message = failed_checks.empty() ? result.summary
                                           : fmt::format("{} check(s) failed on the {} request: {}",
                                                         failed_checks.size(), what, failed_checks.front());
@@ -231,7 +254,7 @@ StepOutcome await_expectation(const Body& body, const StepCall& call, StepContex
     return StepFailure::error(report::ErrorReason::port, "port vanished: " + *gone);
   if (!waited.satisfied && ctx.interrupted())
     return StepFailure::error(report::ErrorReason::interrupted, "interrupted");
-  return judge(final_result, L::what, ctx);
+  return judge(final_result, L::what, checks_of(body), ctx);
 }
 
 }  // namespace

@@ -81,9 +81,12 @@ StepOutcome check_board_info(const scenario::ApConfigStep& step, PhoneApp& app, 
     std::optional<std::string> value;
     if (field != nullptr) value = json_scalar_text(*field);
     auto verdict = intercept::run_value_check(value_check(named, ctx), value, "board_info");
-    if (!verdict.passed)
-      return StepFailure::failed(fmt::format("board_info.json: {}", verdict.check),
-                                 fmt::format("{}\nboard_info.json: {}", verdict.detail, body));
+    if (!verdict.passed) {
+      auto failure = StepFailure::failed(fmt::format("board_info.json: {}", verdict.check),
+                                         fmt::format("{}\nboard_info.json: {}", verdict.detail, body));
+      failure.where = named.check.where;
+      return failure;
+    }
   }
   return std::nullopt;
 }

@@ -131,7 +131,8 @@ void print_summary(std::ostream& out, const std::vector<report::CaseResult>& res
                      counts[report::Outcome::error], counts[report::Outcome::skipped],
                      flaky_count > 0 ? fmt::format(" ({} flaky)", flaky_count) : std::string(),
                      std::chrono::duration<double>(wall).count());
-  out << fmt::format("Reports: {} and {}\n", writer.junit_path().string(), writer.results_path().string());
+  out << fmt::format("Reports: {}, {} and {} (open it in a browser)\n", writer.junit_path().string(),
+                     writer.results_path().string(), writer.html_path().string());
 }
 
 std::string nothing_ran_reason(const RunOptions& options, std::size_t scenario_count,

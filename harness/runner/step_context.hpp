@@ -38,12 +38,18 @@ struct StepFailure {
   // The two sides on their own, when the step knows them (index.html shows them side by side).
   std::string expected{};
   std::string actual{};
+  // The key that failed when it is finer than the step (a query parameter's check five lines below the
+  // step's keyword); the report points there.
+  std::optional<scenario::SourceLocation> where{};
+  // The detail holds the last serial lines already (stamped, as the console saw them at the failure),
+  // so the case does not add them a second time.
+  bool has_serial_lines = false;
 
   static StepFailure failed(std::string message, std::string detail = {}) {
-    return {report::Outcome::failed, std::move(message), std::move(detail), std::nullopt, {}, {}};
+    return {report::Outcome::failed, std::move(message), std::move(detail), std::nullopt, {}, {}, {}, false};
   }
   static StepFailure error(report::ErrorReason reason, std::string message, std::string detail = {}) {
-    return {report::Outcome::error, std::move(message), std::move(detail), reason, {}, {}};
+    return {report::Outcome::error, std::move(message), std::move(detail), reason, {}, {}, {}, false};
   }
 };
 using StepOutcome = std::optional<StepFailure>;  // empty: passed

@@ -4,9 +4,11 @@
 //   phone_app_steps.cpp    ap_config (the phone app against the board's setup AP)
 //   interceptor_steps.cpp  expect_provision, expect_login (expectations armed ahead of their steps)
 //   host_steps.cpp         exec (the lab host's shell)
-// repeat and retry run nested steps, which only the case can do (runner/case_runner.cpp): they come
-// in as `blocks` to execute_body(). A step kind without an executor does not compile.
+//   block_steps.cpp        repeat, retry (how often nested steps run; the case runs and records them)
+// repeat and retry come in as `blocks` to execute_body(), since only the case can run and record nested
+// steps; it hands them a NestedSteps. A step kind without an executor does not compile.
 #include <concepts>
+#include <functional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -31,6 +33,13 @@ StepOutcome execute(const scenario::ApConfigStep& body, const StepCall& call, St
 StepOutcome execute(const scenario::ExpectProvisionStep& body, const StepCall& call, StepContext& ctx);
 StepOutcome execute(const scenario::ExpectLoginStep& body, const StepCall& call, StepContext& ctx);
 StepOutcome execute(const scenario::ExecStep& body, const StepCall& call, StepContext& ctx);
+
+// Runs nested steps in order, each recorded as the case records a step; the first failure ends them.
+using NestedSteps = std::function<StepOutcome(const std::vector<scenario::Step>&)>;
+StepOutcome execute(const scenario::RepeatStep& body, const StepCall& call, StepContext& ctx,
+                    const NestedSteps& nested);
+StepOutcome execute(const scenario::RetryStep& body, const StepCall& call, StepContext& ctx,
+                    const NestedSteps& nested);
 
 // Lets time pass until `until` (the board keeps being read); an interrupt ends it outside teardown.
 StepOutcome wait_until(StepContext& ctx, Clock::time_point until);

@@ -6,9 +6,10 @@
 
 namespace provhil::runner {
 
-intercept::ValueCheck value_check(const scenario::NamedCheck& named, const StepContext& ctx) {
+intercept::ValueCheck value_check(const scenario::NamedCheck& named, const StepContext& ctx, int origin) {
   intercept::ValueCheck check;
   check.name = named.name;
+  check.origin = origin;
   check.kind = to_intercept(named.check.kind);
   check.value = named.check.kind == scenario::ValueCheck::Kind::matches
                     ? ctx.resolve(named.check.value, scenario::Escape::regex)

@@ -44,10 +44,6 @@ boost::json::object results_json(const TempDir& dir) {
   return boost::json::parse(read_file(dir / "reports" / "results.json")).as_object();
 }
 
-std::string describe(const provhil::test::ProcessResult& r) {
-  return "exit " + std::to_string(r.exit_code) + "\n--- stdout\n" + r.out + "\n--- stderr\n" + r.err;
-}
-
 // Every file under `root`, read whole (reports are small in these tests).
 std::vector<std::pair<fs::path, std::string>> all_files(const fs::path& root) {
   std::vector<std::pair<fs::path, std::string>> files;
@@ -114,6 +110,20 @@ TEST(FailingScenario, AMissingLineFailsWithTheStepItsLocationAndTheLastLines) {
   EXPECT_NE(junit.find("=&gt; WAIT_CONFIG"), std::string::npos) << junit;
   expect_valid_junit(dir / "reports" / "junit.xml");
   EXPECT_NE(result.out.find("FAIL missing-line [sim-1]"), std::string::npos) << result.out;
+  // The summary names the page to open first.
+  EXPECT_NE(result.out.find((dir / "reports" / "index.html").string() + " (open it in a browser)"),
+            std::string::npos)
+      << result.out;
+  // The last lines appear once, stamped as the console saw them at the failure: not a second time
+  // unstamped under "Last serial lines".
+  auto results = results_json(dir);
+  const auto& c = results.at("cases").as_array().at(0).as_object();
+  std::string detail(c.at("detail").as_string());
+  auto first = detail.find("=> WAIT_CONFIG");
+  ASSERT_NE(first, std::string::npos) << detail;
+  EXPECT_EQ(detail.find("=> WAIT_CONFIG", first + 1), std::string::npos) << "printed twice:\n" << detail;
+  EXPECT_EQ(detail.find("Last serial lines"), std::string::npos) << detail;
+  EXPECT_NE(detail.find("[t+"), std::string::npos) << "stamped: " << detail;
 }
 
 TEST(FailingScenario, AWrongQueryParameterFailsWithTheCheckAndTheExchange) {
@@ -125,10 +135,17 @@ TEST(FailingScenario, AWrongQueryParameterFailsWithTheCheckAndTheExchange) {
   EXPECT_EQ(c.at("outcome").as_string(), "failed");
   std::string message(c.at("message").as_string());
   EXPECT_NE(message.find("templateId"), std::string::npos) << message;
-  EXPECT_NE(message.find("wrong-template.yaml:15:5"), std::string::npos) << message;
+  // The failure points at the key that failed (templateId, line 17), not at the step's line 15.
+  EXPECT_NE(message.find("wrong-template.yaml:17:"), std::string::npos) << message;
+  const auto& where = c.at("failure_location").as_object();
+  EXPECT_EQ(where.at("line").as_int64(), 17) << boost::json::serialize(where);
   std::string detail(c.at("detail").as_string());
   EXPECT_NE(detail.find("TMPL8sRFwcfqL"), std::string::npos) << "the detail shows what was sent: " << detail;
   EXPECT_NE(detail.find("Last exchange"), std::string::npos) << detail;
+  // A failure that is not the console's carries the last serial lines once, from the case.
+  EXPECT_NE(detail.find("Last serial lines"), std::string::npos) << detail;
+  auto junit = read_file(dir / "reports" / "junit.xml");
+  EXPECT_NE(junit.find("line=\"17\""), std::string::npos) << junit;
 }
 
 TEST(FailingScenario, RetriesRecordEveryAttempt) {

@@ -207,11 +207,17 @@ struct Rig {
   }
   StepOutcome run_step(const scenario::Step& step,
                        std::chrono::milliseconds within = std::chrono::seconds(10)) {
-    struct NoBlocks {
-      StepOutcome operator()(const scenario::RepeatStep&) const { return std::nullopt; }
-      StepOutcome operator()(const scenario::RetryStep&) const { return std::nullopt; }
+    // Nested steps run through this same rig, as the case runs them through run_steps.
+    NestedSteps nested = [this, within](const std::vector<scenario::Step>& inner) -> StepOutcome {
+      for (const auto& s : inner)
+        if (auto failure = run_step(s, within)) return failure;
+      return std::nullopt;
     };
-    return execute_body(step.body, StepCall{step, clock.now() + within}, ctx, NoBlocks{});
+    StepCall call{step, clock.now() + within};
+    return execute_body(
+        step.body, call, ctx,
+        Overloaded{[&](const scenario::RepeatStep& b) { return execute(b, call, ctx, nested); },
+                   [&](const scenario::RetryStep& b) { return execute(b, call, ctx, nested); }});
   }
   std::deque<scenario::Step> steps;  // stable addresses: armed expectations point at their step
 };

@@ -257,11 +257,11 @@ scenario::ExpectProvisionStep provision_step() {
   scenario::ExpectProvisionStep step;
   step.builtin_checks[scenario::BuiltinCheck::version_format] = false;
   scenario::Fault delay;
-  delay.kind = scenario::Fault::Kind::delay;
+  delay.kind = intercept::Fault::Kind::delay;
   delay.delay = 3s;
   delay.request = 2;
   scenario::Fault alert;
-  alert.kind = scenario::Fault::Kind::tls_alert;
+  alert.kind = intercept::ConnectionFault::Kind::tls_alert;
   step.faults = {delay, alert};
   return step;
 }
@@ -380,6 +380,113 @@ TEST(StepKinds, EveryKindHasItsKeywordAndDescription) {
   EXPECT_EQ(scenario::BuiltinCheckNames::parse("path_exact"), scenario::BuiltinCheck::path_exact);
   EXPECT_EQ(scenario::BuiltinCheckNames::parse("nope"), std::nullopt);
   EXPECT_EQ(report::OutcomeNames::list(), "passed, failed, error, skipped");
+}
+
+// ---- repeat and retry ----
+scenario::Step step_of(scenario::StepBody body) {
+  scenario::Step step;
+  step.body = std::move(body);
+  return step;
+}
+
+scenario::ExpectStep expect_line(std::string pattern) {
+  scenario::ExpectStep expect;
+  expect.any_of = {line(std::move(pattern))};
+  return expect;
+}
+
+TEST(RepeatStep, RunsItsStepsTheGivenNumberOfTimes) {
+  Rig rig;
+  scenario::RepeatStep repeat;
+  repeat.times = 3;
+  repeat.steps = {step_of(scenario::SendStep{"ping", true}), step_of(scenario::SendStep{"${ssid}", false})};
+  EXPECT_EQ(rig.run(repeat), std::nullopt);
+  EXPECT_EQ(rig.console.sent,
+            (std::vector<std::string>{"ping\r\n", "lab-net", "ping\r\n", "lab-net", "ping\r\n", "lab-net"}));
+}
+
+TEST(RepeatStep, AFailureEndsItAndNamesTheIteration) {
+  Rig rig;
+  rig.console.lines = {"tick", "tick"};
+  scenario::RepeatStep repeat;
+  repeat.times = 3;
+  repeat.steps = {step_of(expect_line("tick")), step_of(scenario::SendStep{"after", true})};
+  auto failure = rig.run(repeat, 1s);
+  ASSERT_TRUE(failure);
+  EXPECT_EQ(failure->outcome, Outcome::failed);
+  EXPECT_EQ(failure->message.rfind("iteration 3 of 3: ", 0), 0u) << failure->message;
+  EXPECT_EQ(rig.console.sent.size(), 2u);  // the third iteration stopped at its failed expect
+}
+
+// A nested runner that fails its first `failures` calls, then passes.
+struct FlakyNested {
+  int failures = 0;
+  int calls = 0;
+  StepOutcome operator()(const std::vector<scenario::Step>&) {
+    ++calls;
+    if (calls <= failures) return StepFailure::failed("attempt " + std::to_string(calls) + " saw nothing");
+    return std::nullopt;
+  }
+};
+
+TEST(RetryStep, PassesOnALaterAttemptAfterItsDelays) {
+  Rig rig;
+  scenario::RetryStep retry;
+  retry.attempts = 3;
+  retry.delay = 2s;
+  FlakyNested flaky{2};
+  scenario::Step step = step_of(retry);
+  auto started = rig.clock.now();
+  EXPECT_EQ(execute(retry, StepCall{step, started + 10s}, rig.ctx, std::ref(flaky)), std::nullopt);
+  EXPECT_EQ(flaky.calls, 3);
+  EXPECT_EQ(rig.clock.now() - started, 4s);  // two delays, on the case's clock
+}
+
+TEST(RetryStep, AllAttemptsFailedNamesTheLastAndWaitsNotAfterIt) {
+  Rig rig;
+  scenario::RetryStep retry;
+  retry.attempts = 2;
+  retry.delay = 5s;
+  FlakyNested flaky{99};
+  scenario::Step step = step_of(retry);
+  auto started = rig.clock.now();
+  auto failure = execute(retry, StepCall{step, started + 10s}, rig.ctx, std::ref(flaky));
+  ASSERT_TRUE(failure);
+  EXPECT_EQ(failure->outcome, Outcome::failed);
+  EXPECT_EQ(failure->message, "all 2 attempts failed; the last: attempt 2 saw nothing");
+  EXPECT_EQ(flaky.calls, 2);
+  EXPECT_EQ(rig.clock.now() - started, 5s);
+}
+
+TEST(RetryStep, TheDelayStopsAtTheCasesDeadlineAndAnInterruptEndsIt) {
+  Rig rig;
+  rig.ctx.case_deadline = rig.clock.now() + 1s;
+  scenario::RetryStep retry;
+  retry.attempts = 2;
+  retry.delay = 30s;
+  FlakyNested flaky{1};
+  scenario::Step step = step_of(retry);
+  auto started = rig.clock.now();
+  EXPECT_EQ(execute(retry, StepCall{step, started + 10s}, rig.ctx, std::ref(flaky)), std::nullopt);
+  EXPECT_EQ(rig.clock.now() - started, 1s);
+
+  Rig stopped;
+  stopped.interrupt = true;
+  FlakyNested again{1};
+  auto failure = execute(retry, StepCall{step, stopped.clock.now() + 10s}, stopped.ctx, std::ref(again));
+  ASSERT_TRUE(failure);
+  EXPECT_EQ(failure->error_reason, report::ErrorReason::interrupted);
+  EXPECT_EQ(again.calls, 1);
+}
+
+TEST(RetryStep, NestedStepsRunThroughTheirExecutors) {
+  Rig rig;
+  rig.console.lines = {"boot", "Ready"};
+  scenario::RetryStep retry;
+  retry.attempts = 2;
+  retry.steps = {step_of(scenario::SendStep{"status", true}), step_of(expect_line("Ready"))};
+  EXPECT_EQ(rig.run(retry, 1s), std::nullopt);
+  EXPECT_EQ(rig.console.sent, (std::vector<std::string>{"status\r\n"}));
 }
 
 // The docs' tables list exactly the names the code knows.
