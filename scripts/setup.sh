@@ -20,6 +20,7 @@ packages=(
   python3 python3-junitparser  # e2e: junit.xml read back by a third-party JUnit reader
   chromium  # e2e: reports/index.html opened in a headless browser
   help2man  # build: the man page made from `provhil --help`
+  zsh fish  # cli tests: `provhil completion zsh|fish` loaded and asked by the real shells
 )
 
 missing=()

@@ -166,14 +166,51 @@ TEST(Completion, BashCompletesSubcommandsAndOptionsFromTheDefinitions) {
   EXPECT_EQ(provhil::test::read_file(PROVHIL_COMPLETION_BASH), script.out);
 }
 
-TEST(Completion, ZshAndFishScriptsNameEveryOption) {
+TEST(Completion, ZshLoadsTheScriptAndCompletesTheChosenSubcommandsOptions) {
   auto zsh = run_process({PROVHIL_BINARY, "completion", "zsh"});
-  EXPECT_EQ(zsh.exit_code, 0);
+  ASSERT_EQ(zsh.exit_code, 0);
   EXPECT_EQ(zsh.out.rfind("#compdef provhil", 0), 0u) << zsh.out;
+  provhil::test::TempDir dir;
+  auto script = provhil::test::write_file(dir / "_provhil", zsh.out);
+  // compinit registers the script; zsh's own compgen (bashcompinit, in sh emulation as a completion
+  // widget runs it) calls the function for "provhil run --re"; zsh filters by the prefix itself.
+  auto complete = [&](const std::string& words, int cword) {
+    std::string program = "autoload -U compinit; compinit -u -d " + (dir / "zcompdump").string() +
+                          "; source " + script.string() +
+                          "; print -r -- \"${_comps[provhil]}\"; COMP_WORDS=(" + words +
+                          "); COMP_CWORD=" + std::to_string(cword) + "; compgen -F _provhil -- x";
+    return run_process({"zsh", "-f", "-c", program});
+  };
+  auto run_options = complete("provhil run --re", 2);
+  ASSERT_EQ(run_options.exit_code, 0) << describe(run_options);
+  EXPECT_NE(run_options.out.find("_bash_complete"), std::string::npos) << run_options.out;
+  EXPECT_NE(run_options.out.find("--retries\n"), std::string::npos) << run_options.out;
+  EXPECT_EQ(run_options.out.find("--json"), std::string::npos)
+      << "ports' option for run: " << run_options.out;
+  auto subs = complete("provhil ca ''", 2);
+  EXPECT_NE(subs.out.find("show\n"), std::string::npos) << subs.out;
+  EXPECT_EQ(subs.out.find("--retries"), std::string::npos) << subs.out;
+}
+
+TEST(Completion, FishCompletesSubcommandsAndOptions) {
   auto fish = run_process({PROVHIL_BINARY, "completion", "fish"});
-  EXPECT_EQ(fish.exit_code, 0);
-  EXPECT_NE(fish.out.find("__fish_seen_subcommand_from run' -l fail-on-flaky"), std::string::npos)
-      << fish.out;
+  ASSERT_EQ(fish.exit_code, 0);
+  provhil::test::TempDir dir;
+  auto script = provhil::test::write_file(dir / "provhil.fish", fish.out);
+  auto complete = [&](const std::string& line) {
+    return run_process(
+        {"fish", "--no-config", "-c", "source " + script.string() + "; complete -C '" + line + "'"});
+  };
+  auto flag = complete("provhil run --fail");
+  ASSERT_EQ(flag.exit_code, 0) << describe(flag);
+  EXPECT_EQ(flag.out.rfind("--fail-on-flaky\t", 0), 0u) << flag.out;
+  auto subs = complete("provhil r");
+  EXPECT_NE(subs.out.find("run\t"), std::string::npos) << subs.out;
+  EXPECT_NE(subs.out.find("report\t"), std::string::npos) << subs.out;
+  auto nested = complete("provhil ca i");
+  EXPECT_EQ(nested.out.rfind("init\t", 0), 0u) << nested.out;
+  auto not_ports = complete("provhil run --js");
+  EXPECT_EQ(not_ports.out.find("--json"), std::string::npos) << not_ports.out;
   auto bad = run_process({PROVHIL_BINARY, "completion", "tcsh"});
   EXPECT_EQ(bad.exit_code, 2);
 }
