@@ -471,7 +471,8 @@ TEST(BoardTrouble, AVanishedPortIsAnErrorForThatBoardAndTheOthersCarryOn) {
   auto text = read_file(lab);
   text.replace(text.find("tags: [vanishing]"), 17, "tags: [vanishing, provision-call]");
   provhil::test::write_file(lab, text);
-  auto result = run_provhil({"scenarios/provision-ap.yaml", "--lab", lab.string()}, dir);
+  // provision-ap is pooled (run_on: any): --run-on each puts it on every provisioning board again.
+  auto result = run_provhil({"scenarios/provision-ap.yaml", "--lab", lab.string(), "--run-on", "each"}, dir);
   EXPECT_EQ(result.exit_code, 3) << describe(result);
   auto results = results_json(dir);
   std::map<std::string, std::string> outcome;
@@ -502,7 +503,8 @@ TEST(Secrets, NoTokenOrWifiPasswordInAnyReportFile) {
     inventory.replace(pos, 13, "profile: " + (source_dir / "fixtures" / "sim").string() + "/");
   inventory += "dialects: " + (source_dir / "fixtures" / "dialects").string() + "\n";
   auto lab = provhil::test::write_file(dir / "lab.yaml", inventory);
-  auto result = run_provhil({"scenarios/provision-ap.yaml", "--lab", lab.string()}, dir);
+  // --one-board: on sim-1, the board with the known token (provision-ap runs on any free board).
+  auto result = run_provhil({"scenarios/provision-ap.yaml", "--lab", lab.string(), "--one-board"}, dir);
   ASSERT_EQ(result.exit_code, 0) << describe(result);
   int files = 0;
   for (const auto& [path, content] : all_files(dir / "reports")) {
