@@ -593,10 +593,11 @@ void Execution::run_board(const std::string& name, const BoardWork& w, const Sim
     wait.on_waiting = [this, name](const std::string& holders) { progress_->board_waiting(name, holders); };
     session = open_board_session(*w.board, sim, masker_, wait);
     if (!session) {
+      // Interrupted, or (a board of pools only) the other boards did all the work it waited for.
       for (const auto* p : w.pairs)
         record_done(skipped_case(*p, name, report::SkipReason::run_interrupted,
                                  "not started: the run was interrupted while waiting for the board", clock_));
-      board_gone(name, fmt::format("board {}: still held by another process when the run stopped", name));
+      board_gone(name, fmt::format("board {}: held by another process all the while", name));
       progress_->board_idle(name);
       return;
     }
@@ -605,10 +606,17 @@ void Execution::run_board(const std::string& name, const BoardWork& w, const Sim
     for (const auto* p : w.pairs)
       record_done(error_case(*p, name, report::ErrorReason::port, why, clock_));
     board_gone(name, why);
+    if (w.pairs.empty()) {
+      // A board of pools only: the others do its share, so this is no case's error; say it all the same.
+      std::lock_guard lock(results_mutex_);
+      err_ << fmt::format("provhil run: warning: {}; its pool's scenarios run on the other boards\n",
+                          masker_.mask(why));
+    }
     return;
   }
   // Its own units first (only this board can run them), then the pool's, one at a time.
   std::size_t next_own = 0;
+  bool take_pool_work = true;
   for (;;) {
     // A board whose port vanished runs nothing more: the case it was running is already its error,
     // its own units become errors too, and the pool's units stay in the queue for the other boards.
@@ -623,7 +631,7 @@ void Execution::run_board(const std::string& name, const BoardWork& w, const Sim
     const PlannedPair* p = nullptr;
     if (next_own < w.pairs.size())
       p = w.pairs[next_own++];
-    else if (!stop_starting())
+    else if (take_pool_work && !stop_starting())
       p = take_pooled(*w.board);  // after a stop, the queue's units are skipped once, at the end
     if (p == nullptr) break;
     // A pooled unit this board did not start names no board, like the leftovers.
@@ -641,7 +649,16 @@ void Execution::run_board(const std::string& name, const BoardWork& w, const Sim
                                  "not started: the run was interrupted", clock_));
         continue;
       }
-      record(run_pair(name, w, *p, *session));
+      auto result = run_pair(name, w, *p, *session);
+      // A case that ended in port trouble (typed: ErrorReason::port; its port vanished, a write failed)
+      // leaves the pool's work to the other boards, even before the console has noticed a vanish.
+      if (take_pool_work && result.outcome == report::Outcome::error &&
+          result.error_code == report::ErrorReason::port) {
+        take_pool_work = false;
+        board_gone(name,
+                   fmt::format("board {}: port trouble in {}: {}", name, p->scenario->name, result.message));
+      }
+      record(std::move(result));
     } catch (const std::exception& e) {
       record_done(error_case(*p, name, report::ErrorReason::internal,
                              masker_.mask(fmt::format("internal error: {}", e.what())), clock_));
