@@ -100,7 +100,9 @@ int main(int argc, char** argv) {
   run.started = std::chrono::system_clock::now();
   for (std::size_t i = 0; i < cases; ++i) {
     run.plan.push_back({fmt::format("scenario-{}", i / static_cast<std::size_t>(boards)),
-                        fmt::format("scenarios/suite-{}.yaml", i % 50), fmt::format("board-{}", i % boards)});
+                        fmt::format("scenarios/suite-{}.yaml", i % 50),
+                        fmt::format("board-{}", i % boards),
+                        {}});
   }
   ReportOptions options;
   options.output_dir = dir / "reports";

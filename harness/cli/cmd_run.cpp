@@ -43,6 +43,7 @@ void add_run_command(CLI::App& app, int& exit_code) {
     std::string junit;
     std::vector<std::string> filters;
     bool one_board = false;
+    std::string run_on;
     int retries = 0;
     bool fail_on_flaky = false;
     bool junit_strict = false;
@@ -67,6 +68,11 @@ void add_run_command(CLI::App& app, int& exit_code) {
   command->add_option("--filter", args->filters,
                       "Run scenarios whose name contains, or tag equals, this (repeatable)");
   command->add_flag("--one-board", args->one_board, "Run each scenario on one matching board only");
+  command
+      ->add_option("--run-on", args->run_on,
+                   "Run every scenario on each matching board, or once on any free one (a pool); "
+                   "default: as each scenario's boards.run_on says")
+      ->check(CLI::IsMember(scenario::RunOnNames::names()));
   command
       ->add_option("--retries", args->retries,
                    "Re-run a failed scenario up to N times (a later pass is flaky)")
@@ -99,6 +105,7 @@ void add_run_command(CLI::App& app, int& exit_code) {
       "  provhil run scenarios/provision-ap.yaml --one-board --sim-time-scale 0\n"
       "  provhil run --inventory lab/bench-3.yaml --filter provision --retries 1 --fail-on-flaky\n"
       "  provhil run --shard 2/4 --reports out/ --junit out/junit.xml   # CI job 2 of 4\n"
+      "  provhil run --run-on any                      # each scenario once, on the next free board\n"
       "Reports: <reports>/junit.xml, results.json, index.html (open it in a browser).");
   command->callback([&exit_code, args] {
     ProjectPaths given;
@@ -118,6 +125,7 @@ void add_run_command(CLI::App& app, int& exit_code) {
     if (!args->junit.empty()) options.junit_path = args->junit;
     options.filters = args->filters;
     options.one_board = args->one_board;
+    if (!args->run_on.empty()) options.run_on = scenario::RunOnNames::parse(args->run_on);
     options.retries = args->retries;
     options.fail_on_flaky = args->fail_on_flaky;
     options.junit_strict = args->junit_strict;

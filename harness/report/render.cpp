@@ -486,9 +486,16 @@ json::object board_json(const BoardInfo& board, const SecretMasker& masker) {
 }
 
 json::object planned_json(const PlannedCase& planned, const SecretMasker& masker) {
-  return json::object{{"scenario", clean(planned.scenario, masker)},
+  json::object object{{"scenario", clean(planned.scenario, masker)},
                       {"scenario_file", clean(planned.scenario_file.generic_string(), masker)},
                       {"board", clean(planned.board, masker)}};
+  if (!planned.pool.empty()) {
+    json::array pool;
+    for (const auto& board : planned.pool)
+      pool.emplace_back(clean(board, masker));
+    object["pool"] = std::move(pool);
+  }
+  return object;
 }
 
 json::value clean_json(const json::value& value, const SecretMasker& masker) {

@@ -211,12 +211,13 @@ struct BoardInfo {
   std::vector<Property> properties;  // port, usb_serial, dialect, tags, ...
 };
 
-// One planned (scenario, board) pair: results.json lists the plan so a view can tell "not run yet"
-// from "never planned".
+// One planned unit of work: results.json lists the plan so a view can tell "not run yet" from "never
+// planned".
 struct PlannedCase {
   std::string scenario;
   std::filesystem::path scenario_file;
-  std::string board;
+  std::string board;              // empty for a pooled unit (see pool) and for one that does not run
+  std::vector<std::string> pool;  // run_on: any: the boards any one of which runs it
 };
 
 struct RunInfo {

@@ -18,8 +18,7 @@ bool selected(const scenario::Scenario& s, const std::vector<std::string>& filte
 }  // namespace
 
 std::vector<PlannedPair> plan_pairs(const std::vector<scenario::Scenario>& scenarios,
-                                    const std::vector<scenario::Board>& boards,
-                                    const std::vector<std::string>& filters, bool one_board) {
+                                    const std::vector<scenario::Board>& boards, const PlanOptions& options) {
   std::vector<const scenario::Scenario*> ordered;
   for (const auto& s : scenarios)
     ordered.push_back(&s);
@@ -34,29 +33,46 @@ std::vector<PlannedPair> plan_pairs(const std::vector<scenario::Scenario>& scena
 
   std::vector<PlannedPair> pairs;
   for (const auto* s : ordered) {
-    if (!selected(*s, filters)) {
-      pairs.push_back({s, nullptr, "filtered out by --filter", report::SkipReason::filtered_out});
+    if (!selected(*s, options.filters)) {
+      pairs.push_back({s, nullptr, {}, "filtered out by --filter", report::SkipReason::filtered_out});
       continue;
     }
-    bool any = false;
+    std::vector<const scenario::Board*> matching;
     for (const auto* b : board_order) {
       if (!scenario::matches(s->boards, *b)) continue;
-      pairs.push_back({s, b, {}, {}});
-      any = true;
-      if (one_board) break;
+      matching.push_back(b);
+      if (options.one_board) break;
     }
-    if (!any)
+    if (matching.empty()) {
       pairs.push_back(
-          {s, nullptr, "no eligible board in the inventory", report::SkipReason::no_eligible_board});
+          {s, nullptr, {}, "no eligible board in the inventory", report::SkipReason::no_eligible_board});
+      continue;
+    }
+    auto run_on = options.run_on.value_or(s->boards.run_on);
+    if (run_on == scenario::RunOn::any && matching.size() > 1) {
+      pairs.push_back({s, nullptr, std::move(matching), {}, {}});
+      continue;
+    }
+    for (const auto* b : matching)
+      pairs.push_back({s, b, {}, {}, {}});
   }
   return pairs;
+}
+
+std::vector<PlannedPair> plan_pairs(const std::vector<scenario::Scenario>& scenarios,
+                                    const std::vector<scenario::Board>& boards,
+                                    const std::vector<std::string>& filters, bool one_board) {
+  PlanOptions options;
+  options.filters = filters;
+  options.one_board = one_board;
+  return plan_pairs(scenarios, boards, options);
 }
 
 std::vector<PlannedPair> shard_pairs(const std::vector<PlannedPair>& pairs, int index, int count) {
   std::vector<PlannedPair> out;
   std::size_t runnable = 0;
   for (const auto& p : pairs) {
-    if (p.board == nullptr) {
+    if (!p.runnable()) {
       if (index == 1) out.push_back(p);
       continue;
     }

@@ -18,6 +18,7 @@
 #include <variant>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "common/color.hpp"
 #include "common/exit_codes.hpp"
@@ -89,9 +90,9 @@ report::CaseResult skipped_case(const PlannedPair& pair, const std::string& boar
   return result;
 }
 
-report::CaseResult error_case(const PlannedPair& pair, report::ErrorReason code, const std::string& message,
-                              const RunClock& clock) {
-  report::CaseResult result = skipped_case(pair, pair.board->name, {}, {}, clock);
+report::CaseResult error_case(const PlannedPair& pair, const std::string& board, report::ErrorReason code,
+                              const std::string& message, const RunClock& clock) {
+  report::CaseResult result = skipped_case(pair, board, {}, {}, clock);
   result.outcome = report::Outcome::error;
   result.skip_code.reset();
   result.error_code = code;
@@ -102,8 +103,16 @@ report::CaseResult error_case(const PlannedPair& pair, report::ErrorReason code,
 struct BoardWork {
   const scenario::Board* board = nullptr;
   std::string token;
-  std::vector<const PlannedPair*> pairs;
+  std::vector<const PlannedPair*> pairs;  // the units only this board runs, in plan order
 };
+
+// "any of sim-1, sim-2": a pooled unit's boards, for --list and messages.
+std::string pool_text(const PlannedPair& pair) {
+  std::vector<std::string> names;
+  for (const auto* b : pair.pool)
+    names.push_back(b->name);
+  return fmt::format("any of {}", fmt::join(names, ", "));
+}
 
 void print_summary(std::ostream& out, const std::vector<report::CaseResult>& results,
                    const report::ReportWriter& writer, Clock::duration wall) {
@@ -146,7 +155,7 @@ std::string nothing_ran_reason(const RunOptions& options, std::size_t scenario_c
                        scenario_count);
   }
   if (options.shard.count > 1)
-    return fmt::format("shard {}/{} got none of the runnable pairs (fewer pairs than shards?)",
+    return fmt::format("shard {}/{} got none of the runnable units (fewer units than shards?)",
                        options.shard.index, options.shard.count);
   return fmt::format("no scenario matched any of the {} board(s) of {} (see the skip reasons above)", boards,
                      options.inventory.string());
@@ -228,9 +237,12 @@ std::variant<std::unique_ptr<Plan>, ExitCode> make_plan(const RunOptions& option
   print_diagnostics(err, inventory_diagnostics);
   if (scenario::has_errors(inventory_diagnostics)) return ExitCode::usage;
   if (auto code = load_scenarios(options, *plan, err)) return *code;
-  plan->pairs =
-      shard_pairs(plan_pairs(plan->scenarios, plan->inventory.boards, options.filters, options.one_board),
-                  options.shard.index, options.shard.count);
+  PlanOptions plan_options;
+  plan_options.filters = options.filters;
+  plan_options.one_board = options.one_board;
+  plan_options.run_on = options.run_on;
+  plan->pairs = shard_pairs(plan_pairs(plan->scenarios, plan->inventory.boards, plan_options),
+                            options.shard.index, options.shard.count);
   return plan;
 }
 
@@ -257,6 +269,13 @@ class Execution {
   intercept::InterceptorConfig interceptor_config(const std::filesystem::path& work_dir);
   void run_boards(const SimLaunch& sim);
   void run_board(const std::string& name, const BoardWork& work, const SimLaunch& sim);
+  // The pool's work queue: the first unit not yet taken whose pool holds `board` (null: none left).
+  const PlannedPair* take_pooled(const scenario::Board& board);
+  bool pooled_work_for(const scenario::Board& board);
+  // A board takes no more work (its port could not be opened, or vanished): why, for units it leaves.
+  void board_gone(const std::string& name, const std::string& why);
+  // Pooled units no board took: every board of their pool was gone, or the run stopped starting work.
+  void record_leftovers();
   report::CaseResult run_pair(const std::string& name, const BoardWork& work, const PlannedPair& pair,
                               BoardSession& session);
   int exit_code(const std::vector<intercept::Exchange>& strays);
@@ -268,6 +287,12 @@ class Execution {
   std::ostream& err_;
   SecretMasker masker_;
   std::map<std::string, BoardWork> work_;
+  // run_on: any units not yet taken, in plan order; each board's thread takes the next one it may run
+  // once its own units are done. A taken unit is never handed back: it has one result, on the board
+  // that took it (see run_board for a board that vanishes).
+  std::mutex pool_mutex_;
+  std::vector<const PlannedPair*> pooled_;
+  std::map<std::string, std::string> gone_;  // board -> why it takes no more work
   std::unique_ptr<report::ReportWriter> writer_;
   std::unique_ptr<Progress> progress_;
   std::unique_ptr<intercept::Interceptor> interceptor_;
@@ -284,15 +309,21 @@ class Execution {
 std::optional<ExitCode> Execution::prepare() {
   scenario::register_secrets(plan_.inventory, masker_);
   masker_.set_enabled(!options_.show_secrets);
-  for (const auto& p : plan_.pairs) {
-    if (p.board == nullptr) continue;
-    auto& w = work_[p.board->name];
+  auto work_of = [this](const scenario::Board* board) -> BoardWork& {
+    auto& w = work_[board->name];
     if (w.board == nullptr) {
-      w.board = p.board;
-      w.token = p.board->token && p.board->token->value ? *p.board->token->value : scenario::generate_token();
+      w.board = board;
+      w.token = board->token && board->token->value ? *board->token->value : scenario::generate_token();
       masker_.add(w.token, "token");
     }
-    w.pairs.push_back(&p);
+    return w;
+  };
+  for (const auto& p : plan_.pairs) {
+    if (p.board != nullptr) work_of(p.board).pairs.push_back(&p);
+    if (!p.pooled()) continue;
+    for (const auto* board : p.pool)
+      work_of(board);
+    pooled_.push_back(&p);
   }
   report::RunInfo info;
   info.run_id = make_run_id();
@@ -308,8 +339,12 @@ std::optional<ExitCode> Execution::prepare() {
     info.boards.push_back(std::move(board_info));
     board_names.push_back(name);
   }
-  for (const auto& p : plan_.pairs)
-    info.plan.push_back({p.scenario->name, p.scenario->file, p.board ? p.board->name : ""});
+  for (const auto& p : plan_.pairs) {
+    report::PlannedCase planned{p.scenario->name, p.scenario->file, p.board ? p.board->name : "", {}};
+    for (const auto* board : p.pool)
+      planned.pool.push_back(board->name);
+    info.plan.push_back(std::move(planned));
+  }
   report::ReportOptions report_options;
   report_options.output_dir = options_.report_dir;
   report_options.junit_path = options_.junit_path;
@@ -357,7 +392,62 @@ void Execution::record_done(report::CaseResult result) {
 void Execution::record_all_errors(report::ErrorReason code, const std::string& message) {
   for (const auto& [name, w] : work_)
     for (const auto* p : w.pairs)
-      record(error_case(*p, code, message, clock_));
+      record(error_case(*p, name, code, message, clock_));
+  for (const auto* p : pooled_)
+    record(error_case(*p, "", code, message, clock_));
+}
+
+const PlannedPair* Execution::take_pooled(const scenario::Board& board) {
+  std::lock_guard lock(pool_mutex_);
+  auto it = std::find_if(pooled_.begin(), pooled_.end(), [&](const PlannedPair* p) {
+    return std::find(p->pool.begin(), p->pool.end(), &board) != p->pool.end();
+  });
+  if (it == pooled_.end()) return nullptr;
+  const auto* taken = *it;
+  pooled_.erase(it);
+  return taken;
+}
+
+bool Execution::pooled_work_for(const scenario::Board& board) {
+  std::lock_guard lock(pool_mutex_);
+  return std::any_of(pooled_.begin(), pooled_.end(), [&](const PlannedPair* p) {
+    return std::find(p->pool.begin(), p->pool.end(), &board) != p->pool.end();
+  });
+}
+
+void Execution::board_gone(const std::string& name, const std::string& why) {
+  std::lock_guard lock(pool_mutex_);
+  gone_[name] = why;
+}
+
+void Execution::record_leftovers() {
+  std::vector<const PlannedPair*> left;
+  std::map<std::string, std::string> gone;
+  {
+    std::lock_guard lock(pool_mutex_);
+    left.swap(pooled_);
+    gone = gone_;
+  }
+  for (const auto* p : left) {
+    // No board ran it: the report names none, as for a scenario no board matches.
+    if (interrupted()) {
+      record_done(skipped_case(*p, "", report::SkipReason::run_interrupted,
+                               "not started: the run was interrupted", clock_));
+    } else if (reports_failed_) {
+      record_done(skipped_case(*p, "", report::SkipReason::reports_unwritable,
+                               "not started: the reports could not be written", clock_));
+    } else {
+      std::vector<std::string> reasons;
+      for (const auto* board : p->pool) {
+        auto it = gone.find(board->name);
+        reasons.push_back(it != gone.end() ? it->second : fmt::format("board {}: took no work", board->name));
+      }
+      record_done(error_case(
+          *p, "", report::ErrorReason::port,
+          fmt::format("no board of its pool ({}) could run it: {}", pool_text(*p), fmt::join(reasons, "; ")),
+          clock_));
+    }
+  }
 }
 
 intercept::InterceptorConfig Execution::interceptor_config(const std::filesystem::path& work_dir) {
@@ -391,7 +481,7 @@ intercept::InterceptorConfig Execution::interceptor_config(const std::filesystem
 
 int Execution::execute() {
   for (const auto& p : plan_.pairs)
-    if (p.board == nullptr) record_done(skipped_case(p, "", p.skip_code, p.skip_reason, clock_));
+    if (!p.runnable()) record_done(skipped_case(p, "", p.skip_code, p.skip_reason, clock_));
   if (work_.empty()) {
     // Nothing selected is never success: a typo in --filter must not turn CI green.
     progress_->finish();
@@ -448,6 +538,7 @@ int Execution::execute() {
   sim.run_origin = clock_.steady_origin();
 
   run_boards(sim);
+  record_leftovers();
   progress_->finish();
   // Requests for tokens nobody owns fail the run.
   auto strays = interceptor_->unowned_unexpected();
@@ -463,7 +554,8 @@ int Execution::execute() {
   return exit_code(strays);
 }
 
-// Boards in parallel, each board's pairs in order on its own thread.
+// Boards in parallel, one thread each: a board runs its own units in order, then takes pooled units
+// from the queue until none is left that it may run (a work queue with one worker per board).
 void Execution::run_boards(const SimLaunch& sim) {
   std::vector<std::thread> threads;
   for (const auto& [board_name, board_work] : work_)
@@ -495,39 +587,81 @@ void Execution::run_board(const std::string& name, const BoardWork& w, const Sim
   try {
     BoardWait wait;
     wait.limit = options_.wait_for_boards;
-    wait.interrupted = [this] { return interrupted(); };
+    // A board that serves pools only stops waiting once the other boards have taken all its pools' work.
+    wait.interrupted = [this, &w] {
+      return interrupted() || (w.pairs.empty() && !pooled_work_for(*w.board));
+    };
     wait.on_waiting = [this, name](const std::string& holders) { progress_->board_waiting(name, holders); };
     session = open_board_session(*w.board, sim, masker_, wait);
     if (!session) {
+      // Interrupted, or (a board of pools only) the other boards did all the work it waited for.
       for (const auto* p : w.pairs)
         record_done(skipped_case(*p, name, report::SkipReason::run_interrupted,
                                  "not started: the run was interrupted while waiting for the board", clock_));
+      board_gone(name, fmt::format("board {}: held by another process all the while", name));
       progress_->board_idle(name);
       return;
     }
   } catch (const std::exception& e) {
+    auto why = fmt::format("board {}: could not open its port: {}", name, e.what());
     for (const auto* p : w.pairs)
-      record_done(error_case(*p, report::ErrorReason::port,
-                             fmt::format("board {}: could not open its port: {}", name, e.what()), clock_));
+      record_done(error_case(*p, name, report::ErrorReason::port, why, clock_));
+    board_gone(name, why);
+    if (w.pairs.empty()) {
+      // A board of pools only: the others do its share, so this is no case's error; say it all the same.
+      std::lock_guard lock(results_mutex_);
+      err_ << fmt::format("provhil run: warning: {}; its pool's scenarios run on the other boards\n",
+                          masker_.mask(why));
+    }
     return;
   }
-  for (const auto* p : w.pairs) {
-    // Whatever goes wrong with one pair (a full disk, a report folder gone) becomes that pair's error
+  // Its own units first (only this board can run them), then the pool's, one at a time.
+  std::size_t next_own = 0;
+  bool take_pool_work = true;
+  for (;;) {
+    // A board whose port vanished runs nothing more: the case it was running is already its error,
+    // its own units become errors too, and the pool's units stay in the queue for the other boards.
+    if (auto gone = session->console().vanished()) {
+      auto why = fmt::format("board {}: its port vanished: {}", name, *gone);
+      board_gone(name, why);
+      for (; next_own < w.pairs.size(); ++next_own)
+        record_done(error_case(*w.pairs[next_own], name, report::ErrorReason::port,
+                               why + " (before this scenario started)", clock_));
+      break;
+    }
+    const PlannedPair* p = nullptr;
+    if (next_own < w.pairs.size())
+      p = w.pairs[next_own++];
+    else if (take_pool_work && !stop_starting())
+      p = take_pooled(*w.board);  // after a stop, the queue's units are skipped once, at the end
+    if (p == nullptr) break;
+    // A pooled unit this board did not start names no board, like the leftovers.
+    std::string shown = p->pooled() ? std::string() : name;
+    // Whatever goes wrong with one unit (a full disk, a report folder gone) becomes that unit's error
     // and the board goes on: an exception must not end the process before the reports are written.
     try {
       if (stop_starting()) {
         if (!interrupted()) {
-          record_done(skipped_case(*p, name, report::SkipReason::reports_unwritable,
+          record_done(skipped_case(*p, shown, report::SkipReason::reports_unwritable,
                                    "not started: the reports could not be written", clock_));
           continue;
         }
-        record_done(skipped_case(*p, name, report::SkipReason::run_interrupted,
+        record_done(skipped_case(*p, shown, report::SkipReason::run_interrupted,
                                  "not started: the run was interrupted", clock_));
         continue;
       }
-      record(run_pair(name, w, *p, *session));
+      auto result = run_pair(name, w, *p, *session);
+      // A case that ended in port trouble (typed: ErrorReason::port; its port vanished, a write failed)
+      // leaves the pool's work to the other boards, even before the console has noticed a vanish.
+      if (take_pool_work && result.outcome == report::Outcome::error &&
+          result.error_code == report::ErrorReason::port) {
+        take_pool_work = false;
+        board_gone(name,
+                   fmt::format("board {}: port trouble in {}: {}", name, p->scenario->name, result.message));
+      }
+      record(std::move(result));
     } catch (const std::exception& e) {
-      record_done(error_case(*p, report::ErrorReason::internal,
+      record_done(error_case(*p, name, report::ErrorReason::internal,
                              masker_.mask(fmt::format("internal error: {}", e.what())), clock_));
     }
   }
@@ -630,7 +764,9 @@ int run(const RunOptions& options, std::ostream& out, std::ostream& err) {
   if (options.list_only) {
     for (const auto& p : plan.pairs) {
       out << fmt::format("{}  {}  {}\n", p.scenario->file.string(), p.scenario->name,
-                         p.board ? "[" + p.board->name + "]" : "(skipped: " + p.skip_reason + ")");
+                         p.board      ? "[" + p.board->name + "]"
+                         : p.pooled() ? "[" + pool_text(p) + "]"
+                                      : "(skipped: " + p.skip_reason + ")");
     }
     return to_int(ExitCode::passed);
   }

@@ -1,7 +1,7 @@
 #pragma once
-// `provhil run`: plans (scenario, board) pairs from scenario files and the lab inventory, runs each
-// board's pairs in order on its own thread with one interceptor for the whole run, and writes the
-// reports. Returns the process exit code (common/exit_codes.hpp).
+// `provhil run`: plans units of work from scenario files and the lab inventory (a scenario on one
+// board, or on any one free board of a pool), runs them with one thread per board and one interceptor
+// for the whole run, and writes the reports. Returns the process exit code (common/exit_codes.hpp).
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/color.hpp"
+#include "scenario/model.hpp"
 
 namespace provhil::runner {
 
@@ -30,9 +31,12 @@ struct RunOptions {
   std::optional<std::filesystem::path> junit_path;
   std::vector<std::string> filters;  // a pair runs when its scenario's name or one of its tags matches any
   bool one_board = false;            // each scenario on the first matching board only
-  int retries = 0;                   // re-runs of a failed pair; a later pass is recorded as flaky
-  bool fail_on_flaky = false;        // a flaky pass fails the run (exit 1): release qualification
-  bool junit_strict = false;         // junit.xml only as the strict schema allows (no file/line on cases)
+  // --run-on: every scenario on each matching board, or once on any free one (a pool); empty: as each
+  // scenario's `boards: { run_on: ... }` says.
+  std::optional<scenario::RunOn> run_on;
+  int retries = 0;             // re-runs of a failed pair; a later pass is recorded as flaky
+  bool fail_on_flaky = false;  // a flaky pass fails the run (exit 1): release qualification
+  bool junit_strict = false;   // junit.xml only as the strict schema allows (no file/line on cases)
   Shard shard;
   bool list_only = false;  // print the plan, run nothing
   Verbosity verbosity = Verbosity::normal;

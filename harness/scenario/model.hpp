@@ -316,12 +316,28 @@ struct Step {
 // Default deadlines when a step has no `within`.
 Duration default_within(const Step& step);
 
+// How many of the boards a selector matches run the scenario (`boards: { run_on: ... }`): each of
+// them, or any one that is free (a pool: the runner hands the scenario to the next free matching board,
+// so N matching boards run N such scenarios at once).
+enum class RunOn { each, any };
+constexpr std::string_view run_on_name(RunOn run_on) {
+  switch (run_on) {  // no default: a new mode without its name fails the build
+    case RunOn::each:
+      return "each";
+    case RunOn::any:
+      return "any";
+  }
+  return {};
+}
+using RunOnNames = EnumNames<run_on_name>;
+
 // Which boards a scenario runs on. Every non-empty list must match: the board has all `tags`,
 // its name is one of `names`, its dialect is one of `dialects`. All empty: every board.
 struct BoardSelector {
   std::vector<std::string> tags;
   std::vector<std::string> names;
   std::vector<std::string> dialects;
+  RunOn run_on = RunOn::each;
   SourceLocation where;
 };
 

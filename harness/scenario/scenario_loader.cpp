@@ -128,14 +128,23 @@ class ScenarioParser {
   BoardSelector parse_selector(const YAML::Node& node) {
     BoardSelector selector;
     selector.where = r_.where(node);
+    // `all`: every board runs it; `any`: any one free board of all of them does.
     if (node.IsScalar() && node.Scalar() == "all") return selector;
-    if (!node.IsMap()) {
-      r_.error(node,
-               fmt::format("'boards' must be a mapping with tags, names or dialects (or 'all'), found {}",
-                           describe_node(node)));
+    if (node.IsScalar() && node.Scalar() == "any") {
+      selector.run_on = RunOn::any;
       return selector;
     }
-    r_.check_keys(node, {"tags", "names", "dialects"}, "'boards'");
+    if (!node.IsMap()) {
+      r_.error(node, fmt::format("'boards' must be a mapping with tags, names, dialects or run_on (or 'all', "
+                                 "'any'), found {}",
+                                 describe_node(node)));
+      return selector;
+    }
+    r_.check_keys(node, {"tags", "names", "dialects", "run_on"}, "'boards'");
+    if (const YAML::Node n = node["run_on"]; n.IsDefined()) {
+      if (auto value = r_.choice(n, "'boards.run_on'", RunOnNames::names()))
+        selector.run_on = *RunOnNames::parse(*value);
+    }
     if (const YAML::Node n = node["tags"]; n.IsDefined()) selector.tags = r_.text_list(n, "'boards.tags'");
     if (const YAML::Node n = node["names"]; n.IsDefined()) selector.names = r_.text_list(n, "'boards.names'");
     if (const YAML::Node n = node["dialects"]; n.IsDefined())

@@ -310,4 +310,102 @@ TEST(BusyBoard, WaitForBoardsRejectsAValueWithoutAUnit) {
   EXPECT_NE(result.err.find("--wait-for-boards '90'"), std::string::npos) << result.err;
 }
 
+// ---- board pools (issue 14): two boards, one pooled scenario ----
+
+struct PoolLab {
+  TempDir dir;
+  PtyBoard first_board;
+  PtyBoard second_board;
+  fs::path inventory;
+  fs::path hold_first;  // holds bench-1 until go-ahead
+  fs::path hold_each;   // holds each board until go-ahead
+  fs::path pooled;      // runs once on any free board, until go-ahead
+
+  PoolLab() {
+    auto board = [](const std::string& name, const PtyBoard& pty) {
+      return "  - name: " + name + "\n    port: " + pty.path() + "\n    dialect: edgent-1.2\n";
+    };
+    inventory = write_file(dir / "lab.yaml",
+                           "boards:\n" + board("bench-1", first_board) + board("bench-2", second_board) +
+                               "lab:\n"
+                               "  wifi: { ssid: LabNet, pass: labpass123 }\n"
+                               "interceptor: { listen: \"127.0.0.1:0\", advertise: 127.0.0.1, "
+                               "mode: mock, upstream: https://blynk.cloud }\n"
+                               "dialects: " +
+                               (source_dir / "fixtures" / "dialects").string() + "\n");
+    const std::string steps =
+        "timeout: 5m\n"
+        "steps:\n"
+        "  - send: hello-from-a-run\n"
+        "  - expect: { literal: go-ahead, within: 4m }\n";
+    hold_first =
+        write_file(dir / "hold-first.yaml", "scenario: hold-first\nboards: { names: [bench-1] }\n" + steps);
+    hold_each = write_file(dir / "hold-each.yaml", "scenario: hold-each\nboards: all\n" + steps);
+    pooled = write_file(dir / "pooled.yaml", "scenario: pooled\nboards: any\n" + steps);
+  }
+
+  std::vector<std::string> args(const fs::path& scenario, std::vector<std::string> extra) const {
+    std::vector<std::string> all{"--lab", inventory.string(), "--ca-dir", (dir / "ca").string(),
+                                 scenario.string()};
+    all.insert(all.end(), extra.begin(), extra.end());
+    return all;
+  }
+};
+
+std::string board_of_only_case(const fs::path& reports) {
+  auto cases = results_json(reports).at("cases").as_array();
+  EXPECT_EQ(cases.size(), 1U);
+  if (cases.empty()) return "";
+  EXPECT_EQ(cases[0].at("outcome").as_string(), "passed") << boost::json::serialize(cases[0]);
+  return std::string(cases[0].at("board").as_string());
+}
+
+TEST(BusyBoard, APooledScenarioRunsOnTheFreeBoardOfItsPoolWithoutWaitingForTheHeldOne) {
+  PoolLab lab;
+  BackgroundRun first(lab.dir.path(), "first", lab.args(lab.hold_first, {"--wait-for-boards", "0"}));
+  ASSERT_TRUE(lab.first_board.wait_for("hello-from-a-run", 1, generous, first.ended())) << first.describe();
+
+  // It would wait five minutes for bench-1, but bench-2 is free and takes the pool's only scenario.
+  BackgroundRun second(lab.dir.path(), "second", lab.args(lab.pooled, {"--wait-for-boards", "5m"}));
+  ASSERT_TRUE(lab.second_board.wait_for("hello-from-a-run", 1, generous, second.ended()))
+      << second.describe();
+  lab.second_board.say("go-ahead");
+  ASSERT_EQ(second.wait(generous), 0) << second.describe();
+  EXPECT_EQ(board_of_only_case(second.reports()), "bench-2");
+  EXPECT_FALSE(first.finished()) << "the second run did not wait for the first";
+
+  lab.first_board.say("go-ahead");
+  EXPECT_EQ(first.wait(generous), 0) << first.describe();
+}
+
+TEST(BusyBoard, APooledScenarioWhoseBoardsAreAllHeldWaitsThenRuns) {
+  PoolLab lab;
+  BackgroundRun first(lab.dir.path(), "first", lab.args(lab.hold_each, {"--wait-for-boards", "0"}));
+  ASSERT_TRUE(lab.first_board.wait_for("hello-from-a-run", 1, generous, first.ended())) << first.describe();
+  ASSERT_TRUE(lab.second_board.wait_for("hello-from-a-run", 1, generous, first.ended())) << first.describe();
+
+  BackgroundRun second(lab.dir.path(), "second", lab.args(lab.pooled, {"--wait-for-boards", "5m"}));
+  ASSERT_TRUE(second.wait_for_output("waiting: its port is held by", generous)) << second.describe();
+  auto out = second.out();
+  EXPECT_NE(out.find("pid " + std::to_string(first.pid()) + " (provhil)"), std::string::npos) << out;
+  EXPECT_EQ(out.find("pid " + std::to_string(second.pid()) + " "), std::string::npos) << out;
+  lab.first_board.say("go-ahead");
+  lab.second_board.say("go-ahead");
+  EXPECT_EQ(first.wait(generous), 0) << first.describe();
+
+  // Now one of the two boards, whichever is free first, runs the pooled scenario.
+  PtyBoard* ran = nullptr;
+  auto deadline = Clock::now() + generous;
+  while (ran == nullptr && Clock::now() < deadline && !second.finished()) {
+    if (lab.first_board.wait_for("hello-from-a-run", 2, 100ms, second.ended()))
+      ran = &lab.first_board;
+    else if (lab.second_board.wait_for("hello-from-a-run", 2, 100ms, second.ended()))
+      ran = &lab.second_board;
+  }
+  ASSERT_NE(ran, nullptr) << second.describe();
+  ran->say("go-ahead");
+  ASSERT_EQ(second.wait(generous), 0) << second.describe();
+  EXPECT_EQ(board_of_only_case(second.reports()), ran == &lab.first_board ? "bench-1" : "bench-2");
+}
+
 }  // namespace

@@ -488,7 +488,8 @@ TEST(BoardTrouble, AVanishedPortIsAnErrorForThatBoardAndTheOthersCarryOn) {
   auto text = read_file(lab);
   text.replace(text.find("tags: [vanishing]"), 17, "tags: [vanishing, provision-call]");
   provhil::test::write_file(lab, text);
-  auto result = run_provhil({"scenarios/provision-ap.yaml", "--lab", lab.string()}, dir);
+  // provision-ap is pooled (run_on: any): --run-on each puts it on every provisioning board again.
+  auto result = run_provhil({"scenarios/provision-ap.yaml", "--lab", lab.string(), "--run-on", "each"}, dir);
   EXPECT_EQ(result.exit_code, 3) << describe(result);
   auto results = results_json(dir);
   std::map<std::string, std::string> outcome;
@@ -519,7 +520,8 @@ TEST(Secrets, NoTokenOrWifiPasswordInAnyReportFile) {
     inventory.replace(pos, 13, "profile: " + (source_dir / "fixtures" / "sim").string() + "/");
   inventory += "dialects: " + (source_dir / "fixtures" / "dialects").string() + "\n";
   auto lab = provhil::test::write_file(dir / "lab.yaml", inventory);
-  auto result = run_provhil({"scenarios/provision-ap.yaml", "--lab", lab.string()}, dir);
+  // --one-board: on sim-1, the board with the known token (provision-ap runs on any free board).
+  auto result = run_provhil({"scenarios/provision-ap.yaml", "--lab", lab.string(), "--one-board"}, dir);
   ASSERT_EQ(result.exit_code, 0) << describe(result);
   int files = 0;
   for (const auto& [path, content] : all_files(dir / "reports")) {
@@ -779,8 +781,10 @@ TEST(Hardening, AKilledRunLeavesNoReadableSecretsAndTheNextCommandRemovesThem) {
     if (::chdir(source_dir.c_str()) != 0) ::_exit(126);
     ::setenv("LAB_WIFI_PASS", "labpass123", 1);
     ::setenv("PROVHIL_TEST_TOKEN_VAR", "secret-in-the-environment", 1);
-    ::execl(PROVHIL_BINARY, PROVHIL_BINARY, "run", "--quiet", "--reports", reports.c_str(),
-            "scenarios/provision-ap.yaml", "scenarios/reprovision-after-erase.yaml", nullptr);
+    // --run-on each: every simulator the test finds has work until the test kills the run (a board of
+    // the pool with nothing left to take closes its simulator early).
+    ::execl(PROVHIL_BINARY, PROVHIL_BINARY, "run", "--quiet", "--reports", reports.c_str(), "--run-on",
+            "each", "scenarios/provision-ap.yaml", "scenarios/reprovision-after-erase.yaml", nullptr);
     ::_exit(127);
   }
   ASSERT_GT(pid, 0);

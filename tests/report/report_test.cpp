@@ -387,7 +387,7 @@ TEST_F(ReportTest, ManyCasesStayWithinTheJunitBudget) {
   RunInfo run = sample::run_info();
   run.plan.clear();
   for (int i = 0; i < cases; ++i)
-    run.plan.push_back({"s" + std::to_string(i), "scenarios/big.yaml", "sim-1"});
+    run.plan.push_back({"s" + std::to_string(i), "scenarios/big.yaml", "sim-1", {}});
   ReportOptions opts = options();
   opts.junit_budget_bytes = 800 * 1024;
   {

@@ -32,8 +32,8 @@ RunInfo run_info() {
   run.properties = {{"ci_job", "4711"}};
   run.boards = {BoardInfo{"devkit-a", {{"port", "/dev/ttyUSB0"}, {"usb_serial", "0001"}}},
                 BoardInfo{"sim-1", {{"port", "/dev/pts/7"}, {"dialect", "edgent-1.2"}}}};
-  run.plan = {PlannedCase{"provision-happy-path", "scenarios/happy.yaml", "devkit-a"},
-              PlannedCase{"provision-happy-path", "scenarios/happy.yaml", "sim-1"}};
+  run.plan = {PlannedCase{"provision-happy-path", "scenarios/happy.yaml", "devkit-a", {}},
+              PlannedCase{"provision-happy-path", "scenarios/happy.yaml", "sim-1", {}}};
   return run;
 }
 

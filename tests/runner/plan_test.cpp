@@ -1,6 +1,7 @@
 // Planning and sharding: which (scenario, board) pairs a run covers.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -134,6 +135,126 @@ TEST(Shard, TheSplitIsDeterministicWhateverTheInputOrder) {
   for (std::size_t i = 0; i < a.size(); ++i) {
     EXPECT_EQ(a[i].scenario->name, b[i].scenario->name);
     EXPECT_EQ(a[i].board ? a[i].board->name : "", b[i].board ? b[i].board->name : "");
+  }
+}
+
+// ---- board pools (issue 14): run_on: any is one unit of work, whichever board of its pool runs it ----
+
+Fleet pooled_fleet() {
+  auto f = fleet();
+  // s0..s8 alternate: the even ones run on any free matching board, the odd ones on each.
+  for (std::size_t i = 0; i + 1 < f.scenarios.size(); i += 2)
+    f.scenarios[i].boards.run_on = scenario::RunOn::any;
+  return f;
+}
+
+TEST(Pool, ARunOnAnyScenarioIsOneUnitWithItsMatchingBoardsAsThePool) {
+  auto f = pooled_fleet();
+  auto pairs = plan_pairs(f.scenarios, f.boards, {}, false);
+  std::map<std::string, int> units;
+  for (const auto& p : pairs) {
+    if (!p.runnable()) continue;
+    ++units[p.scenario->name];
+    if (p.scenario->boards.run_on == scenario::RunOn::any) {
+      ASSERT_TRUE(p.pooled()) << p.scenario->name;
+      EXPECT_EQ(p.board, nullptr);
+      // Every matching board, by name, and no other.
+      std::vector<std::string> pool;
+      for (const auto* b : p.pool) {
+        EXPECT_TRUE(scenario::matches(p.scenario->boards, *b));
+        pool.push_back(b->name);
+      }
+      std::vector<std::string> expected;
+      for (const auto& b : f.boards)
+        if (scenario::matches(p.scenario->boards, b)) expected.push_back(b.name);
+      std::sort(expected.begin(), expected.end());
+      EXPECT_EQ(pool, expected) << p.scenario->name;
+    } else {
+      EXPECT_FALSE(p.pooled());
+      ASSERT_NE(p.board, nullptr);
+    }
+  }
+  // s0, s2, s4, s6, s8 once; s1, s5, s7 on all 7 boards, s3 on the 3 odd ones.
+  for (const char* name : {"s0", "s2", "s4", "s6", "s8"})
+    EXPECT_EQ(units[name], 1) << name;
+  EXPECT_EQ(units["s1"], 7);
+  EXPECT_EQ(units["s3"], 3);
+}
+
+TEST(Pool, RunOnOverridesEveryScenarioAndOneBoardStillPinsTheFirstBoard) {
+  auto f = pooled_fleet();
+  provhil::runner::PlanOptions options;
+  options.run_on = scenario::RunOn::any;
+  std::size_t runnable = 0;
+  for (const auto& p : plan_pairs(f.scenarios, f.boards, options)) {
+    if (!p.runnable()) continue;
+    ++runnable;
+    EXPECT_TRUE(p.pooled()) << p.scenario->name;
+  }
+  EXPECT_EQ(runnable, 9u);
+  options.run_on = scenario::RunOn::each;
+  runnable = 0;
+  for (const auto& p : plan_pairs(f.scenarios, f.boards, options)) {
+    if (!p.runnable()) continue;
+    ++runnable;
+    EXPECT_FALSE(p.pooled()) << p.scenario->name;
+  }
+  EXPECT_EQ(runnable, 3u * 3u + 6u * 7u);
+  options.run_on.reset();
+  options.one_board = true;
+  for (const auto& p : plan_pairs(f.scenarios, f.boards, options)) {
+    if (!p.runnable()) continue;
+    ASSERT_NE(p.board, nullptr) << p.scenario->name;
+    EXPECT_EQ(p.board->name, p.scenario->boards.tags[0] == "odd" ? "b1" : "b0") << p.scenario->name;
+  }
+}
+
+TEST(Pool, OneMatchingBoardIsThatBoardsUnit) {
+  auto f = pooled_fleet();
+  f.scenarios[0].boards.tags.clear();
+  f.scenarios[0].boards.names = {"b4"};
+  auto pairs = plan_pairs(f.scenarios, f.boards, {}, false);
+  auto it = std::find_if(pairs.begin(), pairs.end(), [](const auto& p) { return p.scenario->name == "s0"; });
+  ASSERT_NE(it, pairs.end());
+  EXPECT_FALSE(it->pooled());
+  ASSERT_NE(it->board, nullptr);
+  EXPECT_EQ(it->board->name, "b4");
+}
+
+TEST(Pool, ShardsCoverEveryUnitExactlyOnceAPooledScenarioBeingOneUnit) {
+  auto f = pooled_fleet();
+  auto pairs = plan_pairs(f.scenarios, f.boards, {}, false);
+  // The unit's key: the scenario and its board, or "*" for the pool.
+  auto key = [](const provhil::runner::PlannedPair& p) {
+    return std::make_pair(p.scenario->name, p.pooled() ? std::string("*") : p.board->name);
+  };
+  std::size_t units = 0;
+  for (const auto& p : pairs)
+    units += p.runnable() ? 1 : 0;
+  EXPECT_EQ(units, 5u + 3u * 7u + 3u);
+  for (int count = 1; count <= 8; ++count) {
+    std::map<std::pair<std::string, std::string>, int> seen;
+    std::size_t smallest = SIZE_MAX;
+    std::size_t largest = 0;
+    int skipped_reported = 0;
+    for (int index = 1; index <= count; ++index) {
+      std::size_t runnable = 0;
+      for (const auto& p : shard_pairs(pairs, index, count)) {
+        if (!p.runnable()) {
+          ++skipped_reported;
+          continue;
+        }
+        ++seen[key(p)];
+        ++runnable;
+      }
+      smallest = std::min(smallest, runnable);
+      largest = std::max(largest, runnable);
+    }
+    EXPECT_EQ(seen.size(), units) << "shards " << count;
+    for (const auto& [unit, times] : seen)
+      EXPECT_EQ(times, 1) << unit.first << " [" << unit.second << "], shards " << count;
+    EXPECT_LE(largest - smallest, 1u) << "shards are balanced";
+    EXPECT_EQ(skipped_reported, 1);
   }
 }
 

@@ -367,16 +367,53 @@ TEST(ScenarioLoader, ValidateReportsDuplicateNamesAndUnknownFiles) {
   EXPECT_FALSE(report.ok());
 }
 
+// Board pools (issue 14): `run_on: any` runs a scenario once on any one free matching board.
+TEST(ScenarioLoader, RunOnSaysEachOrAnyAndAWrongValueSaysWhere) {
+  auto run_on = [](const std::string& boards) {
+    auto loaded = parse_scenario("scenario: s\nboards: " + boards + "\nsteps:\n  - send: x\n", "s.yaml");
+    std::string diagnostics;
+    for (const auto& d : loaded.diagnostics)
+      diagnostics += d.to_string() + "\n";
+    return std::make_pair(loaded.ok() ? std::optional(loaded.value->boards) : std::nullopt, diagnostics);
+  };
+  auto [absent, absent_errors] = run_on("{ tags: [esp32] }");
+  ASSERT_TRUE(absent) << absent_errors;
+  EXPECT_EQ(absent->run_on, RunOn::each);
+  auto [pooled, pooled_errors] = run_on("{ tags: [esp32], run_on: any }");
+  ASSERT_TRUE(pooled) << pooled_errors;
+  EXPECT_EQ(pooled->run_on, RunOn::any);
+  EXPECT_EQ(pooled->tags, std::vector<std::string>{"esp32"});
+  auto [each, each_errors] = run_on("{ run_on: each }");
+  ASSERT_TRUE(each) << each_errors;
+  EXPECT_EQ(each->run_on, RunOn::each);
+  auto [any_board, any_errors] = run_on("any");
+  ASSERT_TRUE(any_board) << any_errors;
+  EXPECT_EQ(any_board->run_on, RunOn::any);
+  EXPECT_TRUE(any_board->tags.empty() && any_board->names.empty() && any_board->dialects.empty());
+  auto [all_boards, all_errors] = run_on("all");
+  ASSERT_TRUE(all_boards) << all_errors;
+  EXPECT_EQ(all_boards->run_on, RunOn::each);
+
+  auto [bad, bad_errors] = run_on("{ tags: [esp32], run_on: anny }");
+  EXPECT_FALSE(bad);
+  EXPECT_NE(bad_errors.find("s.yaml:2:34: error:"), std::string::npos) << bad_errors;
+  EXPECT_NE(bad_errors.find("did you mean 'any'"), std::string::npos) << bad_errors;
+  auto [misspelt, misspelt_errors] = run_on("{ tags: [esp32], runon: any }");
+  EXPECT_FALSE(misspelt);
+  EXPECT_NE(misspelt_errors.find("s.yaml:2:26: error:"), std::string::npos) << misspelt_errors;
+  EXPECT_NE(misspelt_errors.find("run_on"), std::string::npos) << misspelt_errors;
+}
+
 TEST(ScenarioChecks, SelectorsAndDialectsFollowTheMatchedBoards) {
   auto inventory = load_inventory(test::corpus_dir() / "lab.yaml");
   auto dialects = load_dialects(inventory.value->dialects_dir);
   ASSERT_TRUE(inventory.ok() && dialects.ok());
   const auto& boards = inventory.value->boards;  // devkit-a: esp32, edgent-1.2; devkit-b: esp8266, edgent-1.1
   BoardSelector all;
-  BoardSelector esp32{{"esp32"}, {}, {}, {}};
-  BoardSelector both_tags{{"esp32", "esp8266"}, {}, {}, {}};
-  BoardSelector by_name{{}, {"devkit-b"}, {}, {}};
-  BoardSelector by_dialect{{}, {}, {"edgent-1.1"}, {}};
+  BoardSelector esp32{{"esp32"}, {}, {}, {}, {}};
+  BoardSelector both_tags{{"esp32", "esp8266"}, {}, {}, {}, {}};
+  BoardSelector by_name{{}, {"devkit-b"}, {}, {}, {}};
+  BoardSelector by_dialect{{}, {}, {"edgent-1.1"}, {}, {}};
   EXPECT_TRUE(matches(all, boards[0]) && matches(all, boards[1]));
   EXPECT_TRUE(matches(esp32, boards[0]));
   EXPECT_FALSE(matches(esp32, boards[1]));
