@@ -130,11 +130,17 @@ int run_intercept(const InterceptOptions& options) {
   std::condition_variable changed;
   int seen = 0;
   int signal_number = 0;
+  std::string journal_error;  // the first failed journal write ends the command with exit 3
   config.on_exchange = [&](const intercept::Exchange& ex) {
     std::lock_guard lock(mutex);
     fmt::print("{}\n", exchange_line(ex, masker));
     std::fflush(stdout);
     ++seen;
+    changed.notify_all();
+  };
+  config.on_journal_error = [&](const std::string& error) {
+    std::lock_guard lock(mutex);
+    journal_error = error;
     changed.notify_all();
   };
 
@@ -194,7 +200,8 @@ int run_intercept(const InterceptOptions& options) {
   {
     std::unique_lock lock(mutex);
     changed.wait_until(lock, deadline, [&] {
-      return signal_number != 0 || (options.max_exchanges > 0 && seen >= options.max_exchanges);
+      return signal_number != 0 || !journal_error.empty() ||
+             (options.max_exchanges > 0 && seen >= options.max_exchanges);
     });
   }
   bool interrupted = false;
@@ -207,7 +214,14 @@ int run_intercept(const InterceptOptions& options) {
     stop_signal_thread();
   else
     signal_thread.join();
-  return interrupted ? to_int(ExitCode::interrupted) : to_int(ExitCode::passed);
+  if (interrupted) return to_int(ExitCode::interrupted);
+  // A journal that cannot be written (a full disk) ends the command: exchanges would go unrecorded.
+  // Read after the server stopped, so a failure racing the last exchange is still reported.
+  if (!journal_error.empty()) {
+    fmt::print(stderr, "provhil intercept: {}; stopped\n", journal_error);
+    return to_int(ExitCode::infrastructure);
+  }
+  return to_int(ExitCode::passed);
 }
 
 }  // namespace

@@ -34,20 +34,22 @@ struct EnumNames {
   static_assert(std::is_enum_v<Enum>, "EnumNames takes a function std::string_view name(Enum)");
 
  private:
-  static consteval std::size_t count() {
+  // constexpr, not consteval: clang 14 (the `fuzz` preset) refuses a consteval call in a static
+  // member's initializer of a class template; `values` is constexpr, so these still run at compile time.
+  static constexpr std::size_t count() {
     std::size_t n = 0;
     for (int i = 0; i < limit; ++i)
       if (!Name(static_cast<Enum>(i)).empty()) ++n;
     return n;
   }
-  static consteval auto collect() {
+  static constexpr auto collect() {
     std::array<Enum, count()> out{};
     std::size_t n = 0;
     for (int i = 0; i < limit; ++i)
       if (!Name(static_cast<Enum>(i)).empty()) out[n++] = static_cast<Enum>(i);
     return out;
   }
-  static consteval bool distinct() {
+  static constexpr bool distinct() {
     auto all = collect();
     for (std::size_t i = 0; i < all.size(); ++i)
       for (std::size_t j = i + 1; j < all.size(); ++j)

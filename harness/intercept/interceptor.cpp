@@ -33,7 +33,7 @@ struct Interceptor::Impl {
 
   explicit Impl(InterceptorConfig cfg)
       : config(completed(std::move(cfg))),
-        registry(config.masker, config.journal_path, config.on_exchange),
+        registry(config.masker, config.journal_path, config.on_exchange, config.on_journal_error),
         upstream(ioc, config),
         shared{config, registry, upstream},
         tls(shared),
@@ -103,6 +103,9 @@ std::vector<Exchange> Interceptor::all_exchanges() const {
 }
 std::string Interceptor::journal_lines_for_owner(const std::string& owner) const {
   return impl_->registry.lines([&](const Exchange& x) { return x.owner == owner; });
+}
+std::string Interceptor::journal_error() const {
+  return impl_->registry.journal_error();
 }
 std::size_t Interceptor::cached_leaf_certificates() const {
   return impl_->tls.cached_leaves();

@@ -47,6 +47,9 @@ struct InterceptorConfig {
   std::size_t body_limit = 64 * 1024;
   // Called on a server thread after each exchange is recorded (e.g. `provhil intercept` prints it).
   std::function<void(const Exchange&)> on_exchange;
+  // Called once, on a server thread, when a write to the journal fails (a full disk): the journal
+  // keeps its whole lines and takes no more; the message is "PATH: cannot write the journal: REASON".
+  std::function<void(const std::string&)> on_journal_error;
 };
 
 // The listener could not start (cannot bind, bad TLS material): the CLI maps it to exit 3.
@@ -92,6 +95,8 @@ class Interceptor {
   std::vector<Exchange> all_exchanges() const;
   // JSON lines (tokens masked) for report attachments.
   std::string journal_lines_for_owner(const std::string& owner) const;
+  // Why the journal file stopped (see on_journal_error); empty while it is written.
+  std::string journal_error() const;
   // How many minted leaves are cached now (bounded; for tests and the soak benchmark).
   std::size_t cached_leaf_certificates() const;
 

@@ -1,6 +1,10 @@
 #include "intercept/registry.hpp"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <boost/regex.hpp>
 #include <cctype>
@@ -60,8 +64,12 @@ void validate_checks(const std::vector<ValueCheck>& checks, const std::string& s
 }  // namespace
 
 Registry::Registry(SecretMasker* masker, const std::filesystem::path& journal_path,
-                   std::function<void(const Exchange&)> on_exchange)
-    : masker_(masker), on_exchange_(std::move(on_exchange)) {
+                   std::function<void(const Exchange&)> on_exchange,
+                   std::function<void(const std::string&)> on_journal_error)
+    : masker_(masker),
+      on_exchange_(std::move(on_exchange)),
+      on_journal_error_(std::move(on_journal_error)),
+      journal_path_(journal_path) {
   if (!journal_path.empty()) {
     std::error_code ec;
     if (journal_path.has_parent_path()) std::filesystem::create_directories(journal_path.parent_path(), ec);
@@ -69,11 +77,54 @@ Registry::Registry(SecretMasker* masker, const std::filesystem::path& journal_pa
       throw InterceptorStartError(fmt::format("{}: cannot create the journal's folder {}: {}",
                                               journal_path.string(), journal_path.parent_path().string(),
                                               ec.message()));
-    journal_.open(journal_path, std::ios::app);
-    if (!journal_)
+    journal_fd_ = ::open(journal_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (journal_fd_ < 0)
       throw InterceptorStartError(fmt::format("{}: cannot open the journal for writing: {}",
                                               journal_path.string(), std::strerror(errno)));
   }
+}
+
+Registry::~Registry() {
+  if (journal_fd_ >= 0) ::close(journal_fd_);
+}
+
+std::string Registry::journal_error() const {
+  std::lock_guard lock(journal_mutex_);
+  return journal_error_;
+}
+
+// One line, whole or not at all: a short or failed write (ENOSPC, EFBIG) is truncated back to where
+// the line began, so the file ends with the last whole line; then the journal stops and says why.
+void Registry::append_to_journal(const std::string& line) {
+  std::string error;
+  {
+    std::lock_guard lock(journal_mutex_);
+    if (journal_fd_ < 0) return;
+    std::string text = line + '\n';
+    struct stat st {};
+    if (::fstat(journal_fd_, &st) != 0) {
+      error = std::strerror(errno);
+    } else {
+      std::size_t done = 0;
+      while (done < text.size()) {
+        ssize_t n = ::write(journal_fd_, text.data() + done, text.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+          error = n < 0 ? std::strerror(errno) : "nothing written";
+          break;
+        }
+        done += static_cast<std::size_t>(n);
+      }
+      if (!error.empty() && done > 0 && ::ftruncate(journal_fd_, st.st_size) != 0)
+        error += fmt::format(" (and the partial line could not be removed: {})", std::strerror(errno));
+    }
+    if (error.empty()) return;
+    ::close(journal_fd_);
+    journal_fd_ = -1;
+    journal_error_ = fmt::format("{}: cannot write the journal: {}", journal_path_.string(), error);
+    error = journal_error_;
+  }
+  if (on_journal_error_) on_journal_error_(error);
 }
 
 void Registry::add_secret(const std::string& token) {
@@ -239,12 +290,7 @@ void Registry::record(Exchange exchange, std::optional<ExpectationId> id) {
     }
   }
   arrived_.notify_all();
-  if (journal_.is_open()) {
-    std::string line = exchange.to_json_line(masker_);
-    std::lock_guard lock(journal_mutex_);
-    journal_ << line << '\n';
-    journal_.flush();
-  }
+  if (!journal_path_.empty()) append_to_journal(exchange.to_json_line(masker_));
   if (on_exchange_) on_exchange_(exchange);
 }
 

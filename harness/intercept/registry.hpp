@@ -4,7 +4,6 @@
 
 #include <condition_variable>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -42,7 +41,11 @@ class Registry {
   static constexpr std::size_t unowned_kept_per_kind = 256;
 
   Registry(SecretMasker* masker, const std::filesystem::path& journal_path,
-           std::function<void(const Exchange&)> on_exchange);
+           std::function<void(const Exchange&)> on_exchange,
+           std::function<void(const std::string&)> on_journal_error = {});
+  ~Registry();
+  Registry(const Registry&) = delete;
+  Registry& operator=(const Registry&) = delete;
 
   ExpectationId add_provision(ProvisionExpectation expectation);
   ExpectationId add_login(LoginExpectation expectation);
@@ -66,6 +69,8 @@ class Registry {
   std::vector<Exchange> select(const std::function<bool(const Exchange&)>& keep) const;
   std::string lines(const std::function<bool(const Exchange&)>& keep) const;
   const SecretMasker* masker() const { return masker_; }
+  // Why the journal stopped ("PATH: cannot write the journal: REASON"); empty while it is written.
+  std::string journal_error() const;
 
  private:
   struct Entry {
@@ -89,6 +94,7 @@ class Registry {
   WaitResult result_locked(const Entry& e, bool timed_out) const;
   void add_secret(const std::string& token);
   void add_seen_token(const std::string& token);
+  void append_to_journal(const std::string& line);
 
   SecretMasker* masker_;
   std::function<void(const Exchange&)> on_exchange_;
@@ -101,8 +107,13 @@ class Registry {
   std::vector<Exchange> exchanges_;
   std::uint64_t next_exchange_id_ = 1;
   std::map<ExchangeKind, std::size_t> unowned_kept_;
-  std::mutex journal_mutex_;
-  std::ofstream journal_;
+  std::function<void(const std::string&)> on_journal_error_;
+  // The journal: whole lines only. A write that fails (a full disk) is cut back to the last whole
+  // line, the journal is closed and the error kept: what was written stays valid JSON lines.
+  mutable std::mutex journal_mutex_;
+  std::filesystem::path journal_path_;
+  int journal_fd_ = -1;
+  std::string journal_error_;
 };
 
 }  // namespace provhil::intercept

@@ -475,6 +475,14 @@ intercept::InterceptorConfig Execution::interceptor_config(const std::filesystem
   else if (all_simulated)
     config.ca_dir = work_dir / "ca";
   config.journal_path = options_.report_dir / "interceptor.jsonl";
+  // The interceptor's journal is part of the reports: its failed write stops new work like any other.
+  config.on_journal_error = [this](const std::string& error) {
+    std::lock_guard lock(results_mutex_);
+    if (!reports_failed_.exchange(true)) {
+      reports_failure_ = error;
+      err_ << "provhil run: " << error << "; no new scenario starts\n";
+    }
+  };
   config.masker = &masker_;
   return config;
 }

@@ -106,7 +106,9 @@ class ScenarioChecker {
       scope.define(name);
     // Board vars that every matched board defines.
     if (!boards.empty()) {
-      for (const auto& [key, value] : boards.front()->vars) {
+      for (const auto& var : boards.front()->vars) {
+        // A named reference, not a structured binding: clang 14 cannot capture one in a lambda.
+        const auto& key = var.first;
         bool everywhere =
             std::all_of(boards.begin(), boards.end(), [&](const Board* b) { return b->vars.count(key) > 0; });
         if (everywhere) scope.define("board." + key);

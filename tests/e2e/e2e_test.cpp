@@ -727,6 +727,10 @@ TEST(Hardening, AFullDiskStopsNewWorkKeepsTheReportsValidAndExitsThree) {
   auto journal = read_file(dir / "reports" / "journal.jsonl");
   ASSERT_FALSE(journal.empty());
   EXPECT_EQ(journal.back(), '\n') << "torn journal";
+  auto interceptor_journal = read_file(dir / "reports" / "interceptor.jsonl");
+  if (!interceptor_journal.empty()) {
+    EXPECT_EQ(interceptor_journal.back(), '\n') << "torn interceptor journal";
+  }
   if (fs::exists(dir / "reports" / "results.json")) {
     std::error_code ec;
     boost::json::parse(read_file(dir / "reports" / "results.json"), ec);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -63,12 +64,25 @@ TEST(CaCli, ShowWithoutACaIsAUsageErrorThatSaysWhatToDo) {
 // A provhil child whose stdout is read line by line under a deadline.
 class Child {
  public:
-  explicit Child(std::vector<std::string> argv) {
+  struct Options {
+    bool merge_stderr = false;               // stderr goes to the same pipe as stdout
+    rlim_t file_size_limit = RLIM_INFINITY;  // RLIMIT_FSIZE, with SIGXFSZ ignored: writes past it fail
+  };
+  explicit Child(std::vector<std::string> argv) : Child(std::move(argv), Options{}) {}
+  Child(std::vector<std::string> argv, Options options) {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
     pid_ = fork();
     if (pid_ == 0) {
       dup2(fds[1], 1);
+      if (options.merge_stderr) dup2(fds[1], 2);
+      if (options.file_size_limit != RLIM_INFINITY) {
+        // A full disk, simulated: a write past the limit fails with EFBIG (the ignored signal is
+        // inherited across exec; the default action would kill the child instead).
+        signal(SIGXFSZ, SIG_IGN);
+        rlimit limit{options.file_size_limit, options.file_size_limit};
+        setrlimit(RLIMIT_FSIZE, &limit);
+      }
       std::vector<char*> args;
       for (auto& a : argv)
         args.push_back(a.data());
@@ -125,7 +139,7 @@ class Child {
     }
     return -1;
   }
-  void signal(int number) { kill(pid_, number); }
+  void send_signal(int number) { kill(pid_, number); }
   const std::string& text() const { return text_; }
 
  private:
@@ -166,7 +180,7 @@ TEST(InterceptCli, SigtermEndsItWith130) {
   Child child({PROVHIL_BINARY, "intercept", "--listen", "127.0.0.1:0", "--ca-dir", (tmp / "ca").string()});
   std::smatch m;
   ASSERT_TRUE(child.read_until(std::regex("listening on"), m, 20s)) << child.text();
-  child.signal(SIGTERM);
+  child.send_signal(SIGTERM);
   EXPECT_EQ(child.wait(20s), 130);
 }
 
@@ -212,6 +226,32 @@ TEST(InterceptCli, AFileItCannotOpenIsAnInfrastructureErrorThatSaysWhich) {
     EXPECT_EQ(r.exit_code, 3) << c.names << ": " << r.err;
     EXPECT_NE(r.err.find(c.names), std::string::npos) << r.err;
   }
+}
+
+// Issue 16 #10: a journal write that fails (a full disk) leaves whole lines only and ends the
+// command with exit 3, naming the journal and the reason.
+TEST(InterceptCli, AJournalWriteThatFailsLeavesWholeLinesAndExits3) {
+  TempDir tmp;
+  auto ca = (tmp / "ca").string();
+  ASSERT_EQ(run_process({PROVHIL_BINARY, "ca", "init", "--dir", ca}).exit_code, 0);  // before the limit
+  auto journal = tmp / "j.jsonl";
+  const std::string earlier = "{\"id\":1,\"kind\":\"provision\",\"note\":\"an earlier run\"}\n";
+  provhil::test::write_file(journal, earlier);
+  // Room for a part of the next line only: that write is torn unless it is undone.
+  Child child({PROVHIL_BINARY, "intercept", "--listen", "127.0.0.1:0", "--ca-dir", ca, "--journal",
+               journal.string(), "--token", kToken, "--duration", "60"},
+              {.merge_stderr = true, .file_size_limit = earlier.size() + 40});
+  std::smatch m;
+  ASSERT_TRUE(child.read_until(std::regex("listening on https://127.0.0.1:(\\d+)"), m, 20s)) << child.text();
+  std::string port = m[1];
+  run_process({"curl", "-sS", "--max-time", "20", "--cacert", (tmp / "ca" / "ca.pem").string(), "--resolve",
+               "fra1.blynk.cloud:" + port + ":127.0.0.1",
+               "https://fra1.blynk.cloud:" + port + "/external/api/provision?token=" + kToken});
+  EXPECT_EQ(child.wait(20s), 3) << child.text();
+  EXPECT_NE(child.text().find(journal.string() + ": cannot write the journal: File too large"),
+            std::string::npos)
+      << child.text();
+  EXPECT_EQ(provhil::test::read_file(journal), earlier);
 }
 
 // Issue 16 #7: what a client sends is printed escaped: an SNI cannot forge a line or reach the
