@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -96,11 +97,11 @@ class Ser2net {
     if (binary.empty())
       throw std::runtime_error("ser2net is not installed: apt-get install ser2net (scripts/setup.sh does)");
     auto file = write_file(dir / (name + ".yaml"), config);
-    ProcessOptions options;
+    provhil::ProcessOptions options;
     options.argv = {binary, "-n", "-d", "-c", file.string(), "-P", (dir / (name + ".pid")).string()};
     child_.emplace(options);
   }
-  Child& child() { return *child_; }
+  provhil::Child& child() { return *child_; }
   void stop() {
     if (child_) child_->terminate(std::chrono::seconds(2));
   }
@@ -109,7 +110,7 @@ class Ser2net {
   Ser2net& operator=(const Ser2net&) = delete;
 
  private:
-  std::optional<Child> child_;
+  std::optional<provhil::Child> child_;
 };
 
 }  // namespace provhil::test
