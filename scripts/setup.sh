@@ -14,7 +14,9 @@ packages=(
   libssl-dev libserialport-dev libfmt-dev libgtest-dev libgmock-dev
   libyaml-cpp-dev libpugixml-dev libcli11-dev
   libxml2-utils curl openssl clang-format clang-tidy
-  ser2net  # serial tests: tcp:// ports through a real ser2net
+  ser2net  # serial and e2e tests: tcp:// and rfc2217:// ports through a real ser2net
+  python3-serial  # serial tests: pyserial's RFC 2217 server (serial.rfc2217.PortManager), interop
+  socat  # e2e: a simulated board on a pty that ser2net serves over RFC 2217
   dpkg-dev  # the .deb's Depends: CPack runs dpkg-shlibdeps
   clang-14 libclang-rt-14-dev  # the `fuzz` preset: libFuzzer, ASan + UBSan (fuzz/)
   python3 python3-junitparser  # e2e: junit.xml read back by a third-party JUnit reader

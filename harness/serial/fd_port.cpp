@@ -1,15 +1,20 @@
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <set>
+#include <sstream>
 #include <thread>
 
 #include <fmt/format.h>
@@ -172,6 +177,86 @@ std::vector<PortHolder> find_holders(const std::string& device, int own_fd) {
     }
   }
   return holders;
+}
+
+namespace {
+
+// The processes that have one of `inodes` (sockets) open.
+std::vector<PortHolder> socket_owners(const std::set<std::string>& inodes) {
+  std::vector<PortHolder> holders;
+  if (inodes.empty()) return holders;
+  std::error_code ec;
+  for (const auto& proc : fs::directory_iterator("/proc", ec)) {
+    const auto pid = proc.path().filename().string();
+    if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::error_code fd_ec;
+    for (const auto& fd_entry : fs::directory_iterator(proc.path() / "fd", fd_ec)) {
+      std::error_code link_ec;
+      auto linked = fs::read_symlink(fd_entry.path(), link_ec).string();
+      // "socket:[12345]"
+      if (link_ec || !linked.starts_with("socket:[") || linked.size() < 10) continue;
+      if (!inodes.contains(linked.substr(8, linked.size() - 9))) continue;
+      PortHolder holder;
+      holder.pid = std::stol(pid);
+      std::ifstream(proc.path() / "comm") >> holder.command;
+      holders.push_back(std::move(holder));
+      break;
+    }
+  }
+  return holders;
+}
+
+}  // namespace
+
+TcpIdentity tcp_identity(int fd) {
+  TcpIdentity identity;
+  socklen_t size = sizeof identity.peer;
+  struct stat own {};
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&identity.peer), &size) != 0 || ::fstat(fd, &own) != 0)
+    return identity;
+  identity.inode = own.st_ino;
+  identity.known = true;
+  return identity;
+}
+
+std::vector<PortHolder> find_tcp_peers(const TcpIdentity& self) {
+  if (!self.known) return {};
+  const auto& peer = self.peer;
+  // The peer as /proc/net/tcp{,6} print a remote address: each 32-bit word of the address as the host
+  // stores it, in hex, then the port.
+  std::string v4;
+  std::string v6;
+  if (peer.ss_family == AF_INET) {
+    const auto& in = reinterpret_cast<const sockaddr_in&>(peer);
+    auto port = ntohs(in.sin_port);
+    v4 = fmt::format("{:08X}:{:04X}", in.sin_addr.s_addr, port);
+    v6 = fmt::format("0000000000000000{:08X}{:08X}:{:04X}", htonl(0xffff), in.sin_addr.s_addr, port);
+  } else if (peer.ss_family == AF_INET6) {
+    const auto& in6 = reinterpret_cast<const sockaddr_in6&>(peer);
+    std::uint32_t words[4];
+    std::memcpy(words, &in6.sin6_addr, sizeof words);
+    v6 = fmt::format("{:08X}{:08X}{:08X}{:08X}:{:04X}", words[0], words[1], words[2], words[3],
+                     ntohs(in6.sin6_port));
+  } else {
+    return {};
+  }
+  std::set<std::string> inodes;
+  for (const auto& [table, remote] : {std::pair{"/proc/net/tcp", v4}, std::pair{"/proc/net/tcp6", v6}}) {
+    if (remote.empty()) continue;
+    std::ifstream in(table);
+    std::string line;
+    std::getline(in, line);  // the header
+    while (std::getline(in, line)) {
+      // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
+      std::istringstream fields(line);
+      std::string sl, local, rem, st, queues, timer, retransmits, uid, timeout, inode;
+      if (!(fields >> sl >> local >> rem >> st >> queues >> timer >> retransmits >> uid >> timeout >> inode))
+        continue;
+      if (st == "01" && rem == remote && inode != std::to_string(self.inode) && inode != "0")
+        inodes.insert(inode);
+    }
+  }
+  return socket_owners(inodes);
 }
 
 void lock_exclusive(int fd, const std::string& device) {

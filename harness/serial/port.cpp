@@ -18,7 +18,6 @@ std::string PortHolder::to_string() const {
 namespace {
 
 std::string join_holders(const std::vector<PortHolder>& holders) {
-  if (holders.empty()) return "another process (flock)";
   std::string text;
   for (const auto& holder : holders) {
     if (!text.empty()) text += ", ";
@@ -29,13 +28,14 @@ std::string join_holders(const std::vector<PortHolder>& holders) {
 
 }  // namespace
 
-PortBusy::PortBusy(std::string port, std::vector<PortHolder> holders)
-    : PortError(std::move(port), holders.empty() ? std::string("busy: another process holds it (flock)")
-                                                 : "busy: held by " + join_holders(holders)),
-      holders_(std::move(holders)) {}
+PortBusy::PortBusy(std::string port, std::vector<PortHolder> holders, std::string unknown_holder)
+    : PortError(std::move(port),
+                "busy: held by " + (holders.empty() ? unknown_holder : join_holders(holders))),
+      holders_(std::move(holders)),
+      unknown_holder_(std::move(unknown_holder)) {}
 
 std::string PortBusy::holders_text() const {
-  return join_holders(holders_);
+  return holders_.empty() ? unknown_holder_ : join_holders(holders_);
 }
 
 std::string_view to_string(PortKind kind) {
@@ -251,11 +251,15 @@ std::unique_ptr<Port> open_port(const PortSpec& spec, const OpenOptions& options
       return open_serial(spec.usb.to_string(), options.serial);
     case PortKind::tcp:
       return connect_tcp(spec.host, spec.tcp_port, options.connect_timeout);
-    case PortKind::rfc2217:
-      throw PortError(
-          spec.text,
-          "RFC 2217 is not supported yet: serve the port raw (ser2net \"raw\" or \"telnet\" without "
-          "options) and use tcp://host:port; reset with a command strategy");
+    case PortKind::rfc2217: {
+      Rfc2217Options rfc2217;
+      rfc2217.settings = options.serial;
+      rfc2217.connect_timeout = options.connect_timeout;
+      rfc2217.warning = options.warning ? options.warning : [](const std::string& text) {
+        fmt::print(stderr, "provhil: warning: {}\n", text);
+      };
+      return connect_rfc2217(spec.host, spec.tcp_port, rfc2217);
+    }
     case PortKind::pty: {
       SpawnOptions spawn = options.spawn;
       spawn.argv = spec.argv;

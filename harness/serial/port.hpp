@@ -1,11 +1,13 @@
 #pragma once
-// The harness's byte pipe to a board: one interface, four backends (libserialport for real boards, a
-// pseudo-terminal running a command, raw TCP as served by ser2net, replay of a captured log), the port
+// The harness's byte pipe to a board: one interface, five backends (libserialport for real boards, a
+// pseudo-terminal running a command, raw TCP as served by ser2net, RFC 2217 for a serial port on another
+// host, replay of a captured log), the port
 // strings used in inventories, and enumeration for `provhil ports`. Blocking calls with steady_clock
 // deadlines: one thread per board. No Asio in this header.
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -39,18 +41,22 @@ struct PortHolder {
   std::string to_string() const;  // "pid 4242 (screen)"
 };
 
-// The port is held by another open file (an exclusive lock): the caller may wait and try again.
+// The port is held by someone else: the caller may wait and try again. A local port: another open file
+// holds its exclusive lock. A remote port (rfc2217://): its server refused a second client.
 // holders() lists who has it open (empty when /proc cannot tell); never the descriptor this process
 // was trying to lock, so a run waiting for a board does not name itself.
 class PortBusy : public PortError {
  public:
-  PortBusy(std::string port, std::vector<PortHolder> holders);
+  // `unknown_holder` stands for the holders when none is known, e.g. "another process (flock)".
+  PortBusy(std::string port, std::vector<PortHolder> holders,
+           std::string unknown_holder = "another process (flock)");
   const std::vector<PortHolder>& holders() const { return holders_; }
-  // "pid 4242 (screen), pid 4250 (minicom)", or "another process (flock)" when nobody is known.
+  // "pid 4242 (screen), pid 4250 (minicom)", or `unknown_holder` when nobody is known.
   std::string holders_text() const;
 
  private:
   std::vector<PortHolder> holders_;
+  std::string unknown_holder_;
 };
 
 enum class ReadStatus {
@@ -67,7 +73,7 @@ struct ReadResult {
 };
 
 struct PortCapabilities {
-  bool modem_lines = false;  // set_dtr / set_rts work (real UARTs only)
+  bool modem_lines = false;  // set_dtr / set_rts work (real UARTs, RFC 2217)
   bool signal = false;       // send_signal works (a spawned child on a pty)
   bool write = true;         // write works (false for replay, where writes are discarded)
   bool rewind = false;       // rewind() starts the output over (a replay: its log from the first line)
@@ -77,7 +83,7 @@ enum class PortKind {
   device,   // a device path or /dev/serial/by-id link, opened with libserialport
   usb,      // usb:VID:PID[:SERIAL], resolved by enumeration, opened with libserialport
   tcp,      // tcp://host:port, raw bytes (ser2net "raw"/"telnet" without options)
-  rfc2217,  // rfc2217://host:port: parsed so the error is clear, not supported yet
+  rfc2217,  // rfc2217://host:port: a remote serial port with its settings and modem lines (RFC 2217)
   pty,      // pty:COMMAND ARGS...: a command spawned on a pseudo-terminal (the simulator, tests)
   replay,   // replay:PATH[?pacing=original]: a captured log played back
 };
@@ -151,6 +157,9 @@ class Port {
   // Modem lines; throw PortError when capabilities().modem_lines is false.
   virtual void set_dtr(bool on);
   virtual void set_rts(bool on);
+  // Drops what waits in buffers between here and the board (called before a reset, so that nothing
+  // from before it arrives after it). RFC 2217: PURGE-DATA, the server's buffers. Others: nothing.
+  virtual void purge() {}
   // To the spawned child (pty only); throws PortError otherwise.
   virtual void send_signal(int signal_number);
   virtual std::optional<int> child_pid() const { return std::nullopt; }
@@ -193,6 +202,26 @@ std::unique_ptr<Port> spawn_pty(const SpawnOptions& options);
 std::unique_ptr<Port> connect_tcp(const std::string& host, std::uint16_t port,
                                   std::chrono::milliseconds connect_timeout = std::chrono::seconds(5));
 
+// Where a port reports something worth a look that is not an error.
+using WarningSink = std::function<void(const std::string&)>;
+
+struct Rfc2217Options {
+  SerialSettings settings;                                             // baud, 8N1, flow control
+  std::chrono::milliseconds connect_timeout{std::chrono::seconds(5)};  // connect and negotiation
+  std::chrono::milliseconds reply_timeout{std::chrono::seconds(1)};    // an answer to SET-CONTROL, PURGE-DATA
+  std::chrono::milliseconds write_timeout{std::chrono::seconds(10)};
+  WarningSink warning;  // empty: none
+};
+// A serial port on another host through an RFC 2217 server (ser2net `telnet(rfc2217)`, pyserial's
+// PortManager, labgrid's exporters): telnet BINARY, SGA and COM-PORT-OPTION; baud, data size, parity,
+// stop bits and flow control set at open; DTR/RTS by SET-CONTROL (waiting for the server's answer, or,
+// once the server has shown it does not answer them, without: a warning, not an error); IAC escaped
+// both ways; line errors and modem state from the server's notifications. A server that refuses a
+// second client (ser2net: "Port already in use") throws PortBusy naming the local process that holds
+// the connection when there is one. Throws PortError.
+std::unique_ptr<Port> connect_rfc2217(const std::string& host, std::uint16_t port,
+                                      const Rfc2217Options& options);
+
 // Plays a captured log: a text log of ours ("[    12.345] line"), a board log with Edgent "[millis]"
 // stamps, or raw bytes (our serial.raw); `strip` removes monitor prefixes first. `original` pacing sleeps
 // between lines per their stamps; writes are discarded. Each read returns at most one line. The end of
@@ -204,6 +233,7 @@ std::unique_ptr<Port> open_replay(const std::filesystem::path& path, ReplayPacin
 struct OpenOptions {
   SerialSettings serial;
   std::chrono::milliseconds connect_timeout{std::chrono::seconds(5)};
+  WarningSink warning;  // rfc2217: empty sends warnings to stderr
   // For pty specs: environment, working directory, grace (argv comes from the spec).
   SpawnOptions spawn;
 };

@@ -223,7 +223,7 @@ std::string reset_unsupported_reason(const ResetStrategy& strategy, PortKind kin
   switch (strategy.kind) {
     case ResetKind::esp32_dtr_rts:
     case ResetKind::dtr_pulse:
-      if (kind == PortKind::device || kind == PortKind::usb) return {};
+      if (kind == PortKind::device || kind == PortKind::usb || kind == PortKind::rfc2217) return {};
       return fmt::format("{} needs DTR/RTS lines, which a {} port does not have{}", to_string(strategy.kind),
                          to_string(kind),
                          kind == PortKind::pty ? " (use signal for the simulator)"
@@ -242,6 +242,9 @@ std::string reset_unsupported_reason(const ResetStrategy& strategy, PortKind kin
 }
 
 void perform_reset(const ResetStrategy& strategy, Port& port, std::string_view board_name) {
+  // What the board printed before the reset and still waits in a buffer on the way must not arrive
+  // after it (a remote port's server buffers; a no-op elsewhere).
+  if (strategy.kind != ResetKind::none) port.purge();
   switch (strategy.kind) {
     case ResetKind::none:
       return;

@@ -1,5 +1,6 @@
 // Two `provhil run` processes on one board (issue 14): the test owns a pty pair and plays the board on
-// its master side; both runs name the slave as a real serial port (libserialport, flock + TIOCEXCL).
+// its master side; both runs name the slave as a real serial port (libserialport, flock + TIOCEXCL), or
+// reach it through Debian's ser2net over RFC 2217 (one client at a time: the second is turned away).
 // The second run waits for the first (--wait-for-boards, or the default when $CI is set), fails at once
 // with --wait-for-boards 0, and ends with 130 and valid reports when interrupted while waiting. Every
 // wait here is gated on an event (a line on the master, a line in a run's output), not on time.
@@ -24,6 +25,7 @@
 #include <boost/json.hpp>
 
 #include "support/process.hpp"
+#include "support/ser2net.hpp"
 #include "support/temp_dir.hpp"
 
 namespace {
@@ -406,6 +408,41 @@ TEST(BusyBoard, APooledScenarioWhoseBoardsAreAllHeldWaitsThenRuns) {
   ran->say("go-ahead");
   ASSERT_EQ(second.wait(generous), 0) << second.describe();
   EXPECT_EQ(board_of_only_case(second.reports()), ran == &lab.first_board ? "bench-1" : "bench-2");
+}
+
+// The same through ser2net (docs/remote-boards.md's configuration, one connection): the second run's
+// client is turned away with "Port already in use", and it waits, naming the first run, then runs.
+TEST(BusyBoard, ASecondRunWaitsForARemotePortTheFirstHoldsThroughSer2net) {
+  ASSERT_FALSE(provhil::test::find_ser2net().empty())
+      << "ser2net is not installed: apt-get install ser2net (scripts/setup.sh does)";
+  Lab lab;
+  auto port = provhil::test::free_loopback_port();
+  provhil::test::Ser2net ser2net(lab.dir.path(), provhil::test::ser2net_config(lab.board.path(), port));
+  ASSERT_TRUE(provhil::test::wait_until_listening(port, generous));
+  auto inventory = read_file(lab.inventory);
+  inventory.replace(inventory.find(lab.board.path()), lab.board.path().size(),
+                    "rfc2217://127.0.0.1:" + std::to_string(port));
+  write_file(lab.inventory, inventory);
+
+  BackgroundRun first(lab.dir.path(), "first", lab.args({"--wait-for-boards", "0"}));
+  ASSERT_TRUE(lab.board.wait_for("hello-from-a-run", 1, generous, first.ended())) << first.describe();
+
+  BackgroundRun second(lab.dir.path(), "second", lab.args({"--wait-for-boards", "5m"}));
+  ASSERT_TRUE(second.wait_for_output(waiting_line, generous)) << second.describe();
+  auto out = second.out();
+  auto line = out.substr(out.find(waiting_line));
+  line = line.substr(0, line.find('\n'));
+  EXPECT_NE(line.find("pid " + std::to_string(first.pid()) + " (provhil)"), std::string::npos) << line;
+  EXPECT_EQ(line.find("pid " + std::to_string(second.pid()) + " "), std::string::npos) << line;
+
+  lab.board.say("go-ahead");
+  EXPECT_EQ(first.wait(generous), 0) << first.describe();
+  ASSERT_TRUE(lab.board.wait_for("hello-from-a-run", 2, generous, second.ended())) << second.describe();
+  lab.board.say("go-ahead");
+  ASSERT_EQ(second.wait(generous), 0) << second.describe();
+  auto cases = results_json(second.reports()).at("cases").as_array();
+  ASSERT_EQ(cases.size(), 1U);
+  EXPECT_EQ(cases[0].at("outcome").as_string(), "passed") << boost::json::serialize(cases[0]);
 }
 
 }  // namespace

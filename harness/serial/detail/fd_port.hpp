@@ -1,6 +1,8 @@
 #pragma once
 // Internal: the part every file-descriptor backend shares (pty, tcp, libserialport): poll-based read with a
 // steady_clock deadline and an eventfd to interrupt it, vanish on hang-up/EIO/EOF, write with a deadline.
+#include <sys/socket.h>
+
 #include <atomic>
 #include <mutex>
 #include <string>
@@ -58,6 +60,25 @@ std::vector<PortInfo> list_ports_in(const std::filesystem::path& sys_class_tty,
                                     const std::filesystem::path& by_id_dir);
 
 std::string errno_text(int error);
+
+// A connected TCP socket (non-blocking, close-on-exec, TCP_NODELAY, keep-alive) to host:port, trying each
+// address until `deadline`. Throws PortError naming `port_name`.
+int connect_tcp_socket(const std::string& port_name, const std::string& host, std::uint16_t port,
+                       Clock::time_point deadline);
+
+// A connected TCP socket's server address and its own inode, taken while it is connected (a server that
+// resets the connection leaves getpeername nothing to say).
+struct TcpIdentity {
+  sockaddr_storage peer{};
+  unsigned long inode = 0;
+  bool known = false;
+};
+TcpIdentity tcp_identity(int fd);
+
+// "/proc" scan: the processes with an established TCP connection to the same server address and port as
+// `self`, other than `self`'s own socket: who else on this host talks to a remote port's server. Empty
+// when none is found or /proc cannot tell.
+std::vector<PortHolder> find_tcp_peers(const TcpIdentity& self);
 // What to do about an open() that failed with `error`: for EACCES on a serial device, the dialout
 // group (Debian's owner group of /dev/ttyUSB*, /dev/ttyACM*); empty otherwise. Starts with a space.
 std::string open_error_hint(int error);
