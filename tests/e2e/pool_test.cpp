@@ -81,10 +81,6 @@ provhil::test::ProcessResult run_provhil(const TempDir& dir, std::vector<std::st
   return run_process(argv, options);
 }
 
-std::string describe(const provhil::test::ProcessResult& r) {
-  return "exit " + std::to_string(r.exit_code) + "\n--- stdout\n" + r.out + "\n--- stderr\n" + r.err;
-}
-
 boost::json::object results_json(const fs::path& reports) {
   return boost::json::parse(read_file(reports / "results.json")).as_object();
 }
