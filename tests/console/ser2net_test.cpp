@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include "console/console.hpp"
+#include "support/ser2net.hpp"
 #include "support/temp_dir.hpp"
 
 namespace provhil::console {
@@ -21,39 +22,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::uint16_t free_loopback_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  socklen_t size = sizeof address;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size);
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
-
-std::string find_ser2net() {
-  for (const char* dir : {"/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin"}) {
-    auto path = std::string(dir) + "/ser2net";
-    if (::access(path.c_str(), X_OK) == 0) return path;
-  }
-  return {};
-}
-
-std::string read_master(int master, const std::string& needle, std::chrono::milliseconds within) {
-  std::string seen;
-  auto deadline = Clock::now() + within;
-  while (seen.find(needle) == std::string::npos && Clock::now() < deadline) {
-    pollfd pfd{master, POLLIN, 0};
-    if (::poll(&pfd, 1, 50) == 1) {
-      char buffer[256];
-      auto n = ::read(master, buffer, sizeof buffer);
-      if (n > 0) seen.append(buffer, static_cast<std::size_t>(n));
-    }
-  }
-  return seen;
-}
+using provhil::test::find_ser2net;
+using provhil::test::free_loopback_port;
+using provhil::test::read_master;
 
 TEST(Ser2net, ConsoleDrivesABoardServedByRealSer2net) {
   auto ser2net = find_ser2net();

@@ -409,20 +409,6 @@ TEST(Rfc2217Port, ResetStrategiesWithModemLinesAcceptIt) {
 
 // --- interop ----------------------------------------------------------------------------------------------
 
-std::string read_master(int master, const std::string& needle, std::chrono::milliseconds within) {
-  std::string seen;
-  auto deadline = Clock::now() + within;
-  while (seen.find(needle) == std::string::npos && Clock::now() < deadline) {
-    pollfd pfd{master, POLLIN, 0};
-    if (::poll(&pfd, 1, 50) == 1) {
-      char buffer[256];
-      auto n = ::read(master, buffer, sizeof buffer);
-      if (n > 0) seen.append(buffer, static_cast<std::size_t>(n));
-    }
-  }
-  return seen;
-}
-
 TEST(Rfc2217Interop, Ser2netWithTheDocumentedConfigurationInFrontOfAPty) {
   ASSERT_FALSE(provhil::test::find_ser2net().empty())
       << "ser2net is not installed: apt-get install ser2net (scripts/setup.sh does)";
@@ -457,7 +443,7 @@ TEST(Rfc2217Interop, Ser2netWithTheDocumentedConfigurationInFrontOfAPty) {
   ASSERT_EQ(::write(master, boot.data(), boot.size()), static_cast<ssize_t>(boot.size()));
   EXPECT_EQ(test::read_until(*port, "\r\n"), boot);
   port->write("config \xFF erase\r\n");
-  EXPECT_EQ(read_master(master, "erase\r\n", 10s), "config \xFF erase\r\n");
+  EXPECT_EQ(provhil::test::read_master(master, "erase\r\n", 10s), "config \xFF erase\r\n");
 
   // A pty has no modem lines: ser2net does not answer SET-CONTROL, and an ESP32 reset still runs.
   EXPECT_NO_THROW(perform_reset(parse_reset_strategy("esp32-dtr-rts", {{"pulse_ms", "20"}}), *port, "b"));

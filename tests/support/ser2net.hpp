@@ -26,6 +26,22 @@ inline constexpr std::string_view doc_ser2net_port = "4001";
 inline constexpr std::string_view doc_ser2net_device =
     "/dev/serial/by-id/usb-Silicon_Labs_CP2102_USB_to_UART_Bridge_Controller_0001-if00-port0";
 
+// What the board's side of the pty (`master`) received until `needle` arrived or `within` passed: what
+// the harness sent through ser2net.
+inline std::string read_master(int master, const std::string& needle, std::chrono::milliseconds within) {
+  std::string seen;
+  auto deadline = std::chrono::steady_clock::now() + within;
+  while (seen.find(needle) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    pollfd pfd{master, POLLIN, 0};
+    if (::poll(&pfd, 1, 50) == 1) {
+      char buffer[256];
+      auto n = ::read(master, buffer, sizeof buffer);
+      if (n > 0) seen.append(buffer, static_cast<std::size_t>(n));
+    }
+  }
+  return seen;
+}
+
 inline std::string find_ser2net() {
   for (const char* dir : {"/usr/sbin", "/usr/bin"}) {
     auto path = std::string(dir) + "/ser2net";
